@@ -1,0 +1,139 @@
+from django.contrib import admin
+
+from .models import (
+    Assignment,
+    Demonstration,
+    Membership,
+    Project,
+    Prompt,
+    Ranking,
+    RankingItem,
+    RankingTask,
+    Response,
+    TaskResponse,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Submitted work is history: it is viewed in the admin, never edited or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "k_min", "k_max", "overlap", "gold_rate", "created_at"]
+    search_fields = ["slug", "name"]
+    list_filter = ["allow_ties"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "project", "role", "created_at"]
+    list_filter = ["role", "project"]
+    search_fields = ["user__username", "project__slug"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "short_text", "category", "split", "source_user"]
+    list_filter = ["project", "category", "split"]
+    search_fields = ["text", "external_id", "source_user"]
+    readonly_fields = ["dedup_key", "created_at"]
+
+    @admin.display(description="prompt")
+    def short_text(self, obj):
+        return str(obj)
+
+
+@admin.register(Response)
+class ResponseAdmin(admin.ModelAdmin):
+    list_display = ["id", "prompt_id", "short_text", "origin", "model_name", "created_at"]
+    list_filter = ["origin", "model_name", "prompt__project"]
+    search_fields = ["text", "model_name"]
+    readonly_fields = ["text_hash", "created_at"]
+    raw_id_fields = ["prompt", "checkpoint"]
+
+    @admin.display(description="response")
+    def short_text(self, obj):
+        return str(obj)
+
+
+@admin.register(Demonstration)
+class DemonstrationAdmin(admin.ModelAdmin):
+    list_display = ["id", "prompt_id", "author", "status", "reviewed_by", "created_at"]
+    list_filter = ["status", "prompt__project"]
+    search_fields = ["text", "author__username", "review_note"]
+    raw_id_fields = ["prompt"]
+    # The labeler's text is their submission; reviewers change only the verdict.
+    readonly_fields = ["prompt", "author", "text", "seconds_spent", "created_at"]
+
+
+class TaskResponseInline(admin.TabularInline):
+    model = TaskResponse
+    extra = 0
+    raw_id_fields = ["response"]
+
+
+@admin.register(RankingTask)
+class RankingTaskAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "prompt_id", "k", "overlap", "source", "is_gold"]
+    list_filter = ["project", "source", "is_gold", "k"]
+    search_fields = ["prompt__text"]
+    raw_id_fields = ["prompt"]
+    inlines = [TaskResponseInline]
+
+
+@admin.register(TaskResponse)
+class TaskResponseAdmin(ReadOnlyAdmin):
+    list_display = ["task", "position", "response"]
+    list_filter = ["task__project"]
+    search_fields = ["response__text"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(ReadOnlyAdmin):
+    list_display = ["id", "task", "labeler", "status", "leased_at", "expires_at"]
+    list_filter = ["status", "task__project"]
+    search_fields = ["labeler__username", "skip_reason"]
+
+
+class RankingItemInline(admin.TabularInline):
+    model = RankingItem
+    extra = 0
+    can_delete = False
+    readonly_fields = ["response", "rank", "likert", "flags"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Ranking)
+class RankingAdmin(ReadOnlyAdmin):
+    list_display = ["id", "task", "labeler", "version", "is_current", "all_unacceptable"]
+    list_filter = ["is_current", "all_unacceptable", "task__project"]
+    search_fields = ["labeler__username", "comment"]
+    inlines = [RankingItemInline]
+
+
+@admin.register(RankingItem)
+class RankingItemAdmin(ReadOnlyAdmin):
+    list_display = ["ranking", "response", "rank", "likert"]
+    list_filter = ["likert", "ranking__task__project"]
+    search_fields = ["response__text"]

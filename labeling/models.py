@@ -1,0 +1,434 @@
+"""The labeling domain: projects, prompts, responses, demonstrations, ranking tasks and rankings.
+
+Comparisons are never stored: they are derived from rankings (see ``comparisons.py``).
+Every invariant a database constraint can hold is a constraint here; the rest
+(a task's responses belong to its prompt, K within the project's range) is checked by
+the plain modules that create the rows.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from . import splits
+
+DEFAULT_FLAGS = [
+    "fails_to_follow_instruction",
+    "inappropriate_for_customer_assistant",
+    "hallucination",
+    "satisfies_constraint",
+    "sexual_content",
+    "violent_content",
+    "encourages_violence_abuse_terrorism_self_harm",
+    "denigrates_protected_class",
+    "harmful_advice",
+    "expresses_opinion",
+    "expresses_moral_judgment",
+]
+
+# The absolute bounds for K: imported pairwise comparisons are K = 2, the UI ranks up to 9.
+MIN_K = 2
+MAX_K = 9
+LIKERT_MIN = 1
+LIKERT_MAX = 7
+
+
+def default_flags():
+    return list(DEFAULT_FLAGS)
+
+
+def default_split_fractions():
+    return dict(splits.DEFAULT_FRACTIONS)
+
+
+class Project(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to labelers.")
+    k_min = models.PositiveSmallIntegerField(default=4)
+    k_max = models.PositiveSmallIntegerField(default=9)
+    overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="Distinct labelers per ranking task."
+    )
+    allow_ties = models.BooleanField(default=True)
+    gold_rate = models.FloatField(default=0.05, help_text="Share of served tasks that are gold.")
+    lease_minutes = models.PositiveIntegerField(default=30)
+    likert_max = models.PositiveSmallIntegerField(
+        default=LIKERT_MAX, help_text="Ratings run from 1 to this value."
+    )
+    flags = models.JSONField(default=default_flags, blank=True)
+    split_fractions = models.JSONField(default=default_split_fractions)
+    prompt_cap_per_user = models.PositiveIntegerField(
+        default=200, help_text="At most this many prompts per source user (InstructGPT: 200)."
+    )
+    dedup_prefix_chars = models.PositiveIntegerField(
+        default=200,
+        help_text="Prompts whose first N normalised characters agree are duplicates.",
+    )
+    min_seconds_per_task = models.PositiveIntegerField(
+        default=0, help_text="Throttle: minimum seconds a labeler spends per task (0 = off)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(k_min__gte=MIN_K) & Q(k_max__lte=MAX_K) & Q(k_min__lte=F("k_max")),
+                name="project_k_range",
+            ),
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate"
+            ),
+            models.CheckConstraint(
+                condition=Q(likert_max__gte=2) & Q(likert_max__lte=LIKERT_MAX),
+                name="project_likert_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1), name="project_lease_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return self.slug
+
+
+class Membership(models.Model):
+    """A role granted to a user in one project."""
+
+    class Role(models.TextChoices):
+        LABELER = "labeler"
+        REVIEWER = "reviewer"
+        ADMIN = "admin"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.LABELER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role__in=["labeler", "reviewer", "admin"]), name="membership_role"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} is {self.role} of {self.project}"
+
+
+class Prompt(models.Model):
+    class Category(models.TextChoices):
+        GENERATION = "generation"
+        OPEN_QA = "open_qa", "Open QA"
+        BRAINSTORMING = "brainstorming"
+        CHAT = "chat"
+        REWRITE = "rewrite"
+        SUMMARIZATION = "summarization"
+        CLASSIFICATION = "classification"
+        CLOSED_QA = "closed_qa", "Closed QA"
+        EXTRACTION = "extraction"
+        OTHER = "other"
+
+    class Split(models.TextChoices):
+        TRAIN = "train"
+        VALIDATION = "validation"
+        TEST = "test"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    text = models.TextField(blank=True, help_text="Single-turn prompt; empty when messages.")
+    messages = models.JSONField(
+        null=True, blank=True, help_text='Multi-turn: [{"role": ..., "content": ...}, ...]'
+    )
+    source_user = models.CharField(max_length=200, blank=True, default="")
+    category = models.CharField(max_length=32, choices=Category.choices, default=Category.OTHER)
+    split = models.CharField(max_length=16, choices=Split.choices, default=Split.TRAIN)
+    dedup_key = models.CharField(max_length=64)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "dedup_key"], name="prompt_dedup"),
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=~Q(external_id=""),
+                name="prompt_external_id",
+            ),
+            models.CheckConstraint(
+                condition=~Q(text="") | Q(messages__isnull=False), name="prompt_has_content"
+            ),
+            models.CheckConstraint(
+                condition=Q(split__in=["train", "validation", "test"]), name="prompt_split"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "source_user"])]
+
+    def __str__(self):
+        return self.display_text[:80]
+
+    @property
+    def display_text(self) -> str:
+        """The prompt as one string: multi-turn prompts as `role: content` lines."""
+        if self.messages:
+            return "\n\n".join(f"{m['role']}: {m['content']}" for m in self.messages)
+        return self.text
+
+    def as_export(self):
+        """The prompt the way exports write it: a string, or the message list."""
+        return self.messages if self.messages else self.text
+
+
+class Response(models.Model):
+    class Origin(models.TextChoices):
+        MODEL = "model", "Imported model output"
+        CHECKPOINT = "checkpoint", "Sampled from a Preflab checkpoint"
+        HUMAN = "human", "Written by a person"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="responses")
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64)
+    origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.MODEL)
+    model_name = models.CharField(max_length=200, blank=True, default="")
+    checkpoint = models.ForeignKey(
+        "training.Checkpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responses",
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "text_hash"], name="response_unique_text"),
+        ]
+
+    def __str__(self):
+        return self.text[:80]
+
+
+class Demonstration(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ACCEPTED = "accepted"
+        REJECTED = "rejected"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="demonstrations")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="demonstrations"
+    )
+    text = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    review_note = models.TextField(blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviewed_demonstrations",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    seconds_spent = models.FloatField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="demonstration_not_empty"),
+            models.CheckConstraint(
+                condition=Q(seconds_spent__gte=0), name="demonstration_seconds"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "accepted", "rejected"]),
+                name="demonstration_status",
+            ),
+        ]
+
+    def __str__(self):
+        return f"demonstration {self.pk} by {self.author}"
+
+
+class RankingTask(models.Model):
+    class Source(models.TextChoices):
+        LABELING = "labeling", "Collected on the platform"
+        IMPORTED = "imported", "Imported preferences"
+        EVALUATION = "evaluation", "Blind side-by-side evaluation"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    responses = models.ManyToManyField(Response, through="TaskResponse", related_name="tasks")
+    k = models.PositiveSmallIntegerField()
+    overlap = models.PositiveSmallIntegerField(default=1)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.LABELING)
+    is_gold = models.BooleanField(default=False)
+    gold_ranks = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Reviewer's reference ranks, one per response in position order (1 = best).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(k__gte=MIN_K) & Q(k__lte=MAX_K), name="task_k_range"
+            ),
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="task_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(is_gold=False) | Q(gold_ranks__isnull=False),
+                name="task_gold_has_reference",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "source", "is_gold"])]
+
+    def __str__(self):
+        return f"task {self.pk} (K={self.k})"
+
+    def ordered_responses(self):
+        """Responses in the task's canonical position order."""
+        return [tr.response for tr in self.task_responses.select_related("response")]
+
+
+class TaskResponse(models.Model):
+    task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="task_responses")
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["task_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "response"], name="task_response_unique"),
+            models.UniqueConstraint(fields=["task", "position"], name="task_position_unique"),
+            models.CheckConstraint(condition=Q(position__lt=MAX_K), name="task_position_range"),
+        ]
+
+
+class Assignment(models.Model):
+    """A labeler holding one slot of a task under a lease."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+        EXPIRED = "expired"
+
+    task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="assignments")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.TextField(blank=True, default="")
+    draft = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # A labeler holds or does a task at most once, whatever the outcome.
+            models.UniqueConstraint(fields=["task", "labeler"], name="assignment_one_per_labeler"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("leased_at")), name="assignment_lease_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "submitted", "skipped", "expired"]),
+                name="assignment_status",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="skipped") | ~Q(skip_reason=""),
+                name="assignment_skip_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["task", "status"])]
+
+    def __str__(self):
+        return f"{self.labeler} on {self.task} ({self.status})"
+
+
+class Ranking(models.Model):
+    """One labeler's submitted ranking of a task; immutable once submitted.
+
+    A correction is a new row with ``version`` + 1 that ``supersedes`` the old one; only
+    the row with ``is_current`` counts in exports and statistics.
+    """
+
+    task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="rankings")
+    labeler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rankings"
+    )
+    assignment = models.OneToOneField(
+        Assignment, null=True, blank=True, on_delete=models.PROTECT, related_name="ranking"
+    )
+    version = models.PositiveSmallIntegerField(default=1)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    is_current = models.BooleanField(default=True)
+    all_unacceptable = models.BooleanField(
+        default=False, help_text="The labeler judged every response unacceptable."
+    )
+    comment = models.TextField(blank=True, default="")
+    seconds_spent = models.FloatField(default=0)
+    submission_key = models.CharField(
+        max_length=64, blank=True, default="", help_text="Client idempotency key."
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "labeler", "version"], name="ranking_version_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["task", "labeler"],
+                condition=Q(is_current=True),
+                name="ranking_one_current",
+            ),
+            models.UniqueConstraint(
+                fields=["labeler", "submission_key"],
+                condition=~Q(submission_key=""),
+                name="ranking_submission_key",
+            ),
+            models.CheckConstraint(condition=Q(seconds_spent__gte=0), name="ranking_seconds"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="ranking_version_positive"),
+        ]
+        indexes = [models.Index(fields=["task", "is_current"])]
+
+    def __str__(self):
+        return f"ranking {self.pk} of {self.task} by {self.labeler}"
+
+
+class RankingItem(models.Model):
+    """A response's place in one ranking: rank (equal = tie), Likert rating, flags."""
+
+    ranking = models.ForeignKey(Ranking, on_delete=models.CASCADE, related_name="items")
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="+")
+    rank = models.PositiveSmallIntegerField()
+    likert = models.PositiveSmallIntegerField(null=True, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["ranking_id", "rank", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ranking", "response"], name="item_one_per_response"),
+            models.CheckConstraint(
+                condition=Q(rank__gte=1) & Q(rank__lte=MAX_K), name="item_rank_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(likert__isnull=True)
+                | (Q(likert__gte=LIKERT_MIN) & Q(likert__lte=LIKERT_MAX)),
+                name="item_likert_range",
+            ),
+        ]

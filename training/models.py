@@ -1,0 +1,126 @@
+"""Django records of what the engine produced: checkpoints, frozen datasets, jobs."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class DatasetSnapshot(models.Model):
+    """An immutable, content-hashed export that training jobs reference."""
+
+    class Kind(models.TextChoices):
+        COMPARISONS = "comparisons"
+        RANKINGS = "rankings"
+        DEMONSTRATIONS = "demonstrations"
+        PROMPTS = "prompts"
+
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.PROTECT, related_name="snapshots"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    options = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    path = models.CharField(max_length=500)
+    n_rows = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "kind", "content_hash"], name="snapshot_content_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} snapshot {self.content_hash[:12]}"
+
+
+class Checkpoint(models.Model):
+    class Kind(models.TextChoices):
+        BASE = "base"
+        SFT = "sft"
+        REWARD = "rm", "Reward model"
+        POLICY = "policy"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    path = models.CharField(max_length=500, help_text="Local folder or hub id.")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    snapshot = models.ForeignKey(
+        DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["base", "sft", "rm", "policy"]), name="checkpoint_kind"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind}:{self.name}"
+
+
+class TrainingJob(models.Model):
+    class Kind(models.TextChoices):
+        SFT = "sft"
+        REWARD = "rm", "Reward model"
+        PPO = "ppo"
+        GENERATE = "generate"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    config = models.JSONField(default=dict, blank=True)
+    snapshot = models.ForeignKey(
+        DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    base_checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    output_checkpoint = models.ForeignKey(
+        Checkpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    progress = models.FloatField(default=0)
+    metrics = models.JSONField(default=list, blank=True, help_text="Time series of metric dicts.")
+    log_tail = models.TextField(blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="")
+    resume_path = models.CharField(max_length=500, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__gte=0) & Q(progress__lte=1), name="job_progress_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                name="job_status",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} job {self.pk} ({self.status})"

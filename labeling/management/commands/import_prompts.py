@@ -1,0 +1,7 @@
+from labeling.management.import_command import ImportCommand
+
+
+class Command(ImportCommand):
+    help = "Import prompts into a project (one transaction; see labeling/importers.py)."
+    kind = "prompts"
+    takes_labeler = False

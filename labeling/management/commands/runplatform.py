@@ -1,0 +1,52 @@
+"""Web server + Celery worker + beat in one command: the embedded default's single process tree."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the web server and a Celery worker with embedded beat until interrupted."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to serve on")
+        parser.add_argument("--no-worker", action="store_true", help="serve the web UI only")
+
+    def handle(self, *args, **options):
+        python = sys.executable
+        processes = []
+        if not options["no_worker"]:
+            worker = [
+                python, "-m", "celery", "-A", "preflab", "worker", "--beat",
+                "--queues", "default,training,generation", "--concurrency", "1",
+                "--loglevel", "INFO",
+                "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
+            ]  # fmt: skip
+            processes.append(subprocess.Popen(worker, env=os.environ.copy()))
+        web = [python, "manage.py", "runserver", options["addr"], "--noreload"]
+        if not settings.DEBUG:
+            web.append("--insecure")  # whitenoise serves static files; runserver may too
+        processes.append(subprocess.Popen(web, cwd=settings.BASE_DIR, env=os.environ.copy()))
+        self.stdout.write(f"Preflab is running at http://{options['addr']}/ (Ctrl-C stops it)")
+        try:
+            while all(p.poll() is None for p in processes):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        failed = [p.args[2] for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
+        if failed:
+            self.stderr.write(f"stopped: a process exited with an error ({failed})")

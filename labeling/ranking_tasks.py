@@ -1,0 +1,93 @@
+"""Building ranking tasks from a prompt's responses."""
+
+import random
+
+from django.db import transaction
+
+from .models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response, TaskResponse
+
+
+class TaskError(ValueError):
+    pass
+
+
+def create_ranking_task(
+    project: Project,
+    prompt: Prompt,
+    responses: list[Response],
+    *,
+    overlap: int | None = None,
+    source: str = RankingTask.Source.LABELING,
+    is_gold: bool = False,
+    gold_ranks: list[int] | None = None,
+    enforce_project_k: bool = True,
+) -> RankingTask:
+    """One task over ``responses`` in the given (canonical) order.
+
+    Imported preferences keep whatever K they came with (2..9); tasks built for labelers
+    must fit the project's K range.
+    """
+    k = len(responses)
+    low, high = (project.k_min, project.k_max) if enforce_project_k else (MIN_K, MAX_K)
+    if not low <= k <= high:
+        raise TaskError(f"responses: K={k} is outside the allowed range {low}..{high}")
+    if prompt.project_id != project.id:
+        raise TaskError("prompt: belongs to another project")
+    if any(r.prompt_id != prompt.id for r in responses):
+        raise TaskError("responses: every response must answer the task's prompt")
+    if len({r.id for r in responses}) != k:
+        raise TaskError("responses: the same response appears twice")
+    if is_gold:
+        from .comparisons import validate_ranks
+
+        gold_ranks = validate_ranks(gold_ranks or [], k, allow_ties=project.allow_ties)
+    with transaction.atomic():
+        task = RankingTask.objects.create(
+            project=project,
+            prompt=prompt,
+            k=k,
+            overlap=overlap or project.overlap,
+            source=source,
+            is_gold=is_gold,
+            gold_ranks=gold_ranks if is_gold else None,
+        )
+        TaskResponse.objects.bulk_create(
+            TaskResponse(task=task, response=r, position=i) for i, r in enumerate(responses)
+        )
+    return task
+
+
+def build_tasks(project: Project, k_min: int, k_max: int, *, seed: int | None = None) -> dict:
+    """A labeling task for every prompt that has ≥ k_min responses and no task yet.
+
+    K is the number of responses, capped at k_max by a random subset (so a prompt with
+    12 model samples gives a task of 9 random ones).
+    """
+    if not (project.k_min <= k_min <= k_max <= project.k_max):
+        raise TaskError(
+            f"k: {k_min}..{k_max} is outside the project's range {project.k_min}..{project.k_max}"
+        )
+    rng = random.Random(seed)
+    summary = {"created": 0, "too_few_responses": 0, "already_tasked": 0}
+    prompts = (
+        Prompt.objects.filter(project=project).prefetch_related("responses").order_by("id")
+    )
+    tasked = set(
+        RankingTask.objects.filter(project=project, source=RankingTask.Source.LABELING)
+        .values_list("prompt_id", flat=True)
+    )
+    with transaction.atomic():
+        for prompt in prompts:
+            if prompt.id in tasked:
+                summary["already_tasked"] += 1
+                continue
+            responses = list(prompt.responses.all())
+            if len(responses) < k_min:
+                summary["too_few_responses"] += 1
+                continue
+            if len(responses) > k_max:
+                responses = rng.sample(responses, k_max)
+                responses.sort(key=lambda r: r.id)
+            create_ranking_task(project, prompt, responses)
+            summary["created"] += 1
+    return summary

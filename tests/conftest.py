@@ -1,0 +1,89 @@
+"""Shared fixtures: users in every role and a project with ranking tasks.
+
+Tests run against whatever ``DATABASE_URL`` names; ``make test`` points it at PostgreSQL.
+"""
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture
+def project(db):
+    from labeling.models import Project
+
+    return Project.objects.create(slug="campaign", name="Campaign")
+
+
+def _user(username, *, staff=False, superuser=False):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user(
+        username=username,
+        password="pw-" + username,
+        is_staff=staff or superuser,
+        is_superuser=superuser,
+    )
+
+
+@pytest.fixture
+def labeler(project):
+    from labeling import roles
+
+    user = _user("lena")
+    roles.grant(user, project, "labeler")
+    return user
+
+
+@pytest.fixture
+def other_labeler(project):
+    from labeling import roles
+
+    user = _user("omar")
+    roles.grant(user, project, "labeler")
+    return user
+
+
+@pytest.fixture
+def reviewer(project):
+    from labeling import roles
+
+    user = _user("rita", staff=True)
+    roles.grant(user, project, "reviewer")
+    return user
+
+
+@pytest.fixture
+def admin_user(project):
+    return _user("ada", superuser=True)
+
+
+@pytest.fixture
+def make_task(project):
+    """make_task(k=4, overlap=None, prompt_text=None, **kwargs) -> RankingTask."""
+    from labeling import dedup
+    from labeling.models import Prompt, Response
+    from labeling.ranking_tasks import create_ranking_task
+
+    counter = {"n": 0}
+
+    def make(k=4, overlap=None, prompt_text=None, texts=None, **kwargs):
+        counter["n"] += 1
+        text = prompt_text or f"Prompt number {counter['n']}: explain something."
+        prompt = Prompt.objects.create(
+            project=project,
+            text=text,
+            dedup_key=dedup.dedup_key(text + str(counter["n"]), project.dedup_prefix_chars),
+            source_user=f"user{counter['n'] % 7}",
+        )
+        texts = texts or [f"Response {i} to prompt {counter['n']}" for i in range(k)]
+        responses = [
+            Response.objects.create(prompt=prompt, text=t, text_hash=dedup.text_hash(t))
+            for t in texts
+        ]
+        return create_ranking_task(project, prompt, responses, overlap=overlap, **kwargs)
+
+    return make

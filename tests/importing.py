@@ -1,0 +1,34 @@
+"""Small helpers for import tests: write rows to a file and count what the database holds."""
+
+import gzip
+import json
+from io import StringIO
+
+from django.core.management import call_command
+
+
+def write_jsonl(path, rows, *, gz=False):
+    text = "".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run(command, path, project="imp", *args):
+    out, err = StringIO(), StringIO()
+    call_command(command, str(path), "--project", project, *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def counts():
+    from django.contrib.auth import get_user_model
+
+    from labeling.models import Project, Prompt, Ranking, RankingItem, RankingTask, Response
+
+    return {
+        model.__name__: model.objects.count()
+        for model in (Project, Prompt, Response, RankingTask, Ranking, RankingItem, get_user_model())
+    }

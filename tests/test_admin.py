@@ -1,0 +1,67 @@
+"""Every registered model's changelist, and a change or view page, load for a superuser."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from labeling.rankings import ItemInput, record_ranking
+from training.models import Checkpoint, DatasetSnapshot, TrainingJob
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def populated(project, make_task, labeler, admin_user):
+    from labeling.models import Demonstration
+
+    task = make_task(k=4)
+    record_ranking(task, labeler, [ItemInput(rank=r, likert=4) for r in (1, 2, 3, 4)])
+    Demonstration.objects.create(prompt=task.prompt, author=labeler, text="An ideal answer.")
+    snapshot = DatasetSnapshot.objects.create(
+        project=project, kind="rankings", content_hash="ab" * 32, path="/tmp/x"
+    )
+    checkpoint = Checkpoint.objects.create(name="base", kind="base", path="/tmp/m")
+    TrainingJob.objects.create(project=project, kind="rm", snapshot=snapshot, base_checkpoint=checkpoint)
+    from labeling.models import Assignment
+    from django.utils import timezone
+    from datetime import timedelta
+
+    now = timezone.now()
+    Assignment.objects.create(task=task, labeler=labeler, leased_at=now, expires_at=now + timedelta(minutes=5))
+
+
+def test_every_model_admin_loads(client, admin_user, populated):
+    client.force_login(admin_user)
+    assert client.get(reverse("admin:index")).status_code == 200
+    for model, model_admin in admin.site._registry.items():
+        opts = model._meta
+        changelist = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+        response = client.get(changelist)
+        assert response.status_code == 200, changelist
+        if model_admin.search_fields:
+            assert client.get(changelist, {"q": "a"}).status_code == 200, changelist
+        obj = model.objects.first()
+        if obj is not None:
+            page = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            assert client.get(page).status_code == 200, page
+
+
+def test_submitted_work_is_read_only(client, admin_user, populated):
+    from labeling.models import Ranking
+
+    client.force_login(admin_user)
+    ranking = Ranking.objects.first()
+    url = reverse("admin:labeling_ranking_change", args=[ranking.pk])
+    response = client.post(url, {"comment": "edited"})
+    assert response.status_code == 403
+    ranking.refresh_from_db()
+    assert ranking.comment == ""
+    delete = reverse("admin:labeling_ranking_delete", args=[ranking.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert Ranking.objects.filter(pk=ranking.pk).exists()
+
+
+def test_labeler_cannot_open_admin(client, labeler):
+    client.force_login(labeler)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302

@@ -1,0 +1,118 @@
+import pytest
+from django.core.management.base import CommandError
+
+from labeling.models import Project, Prompt
+
+from .importing import counts, run, write_jsonl
+
+pytestmark = pytest.mark.django_db
+
+
+def test_jsonl_prompts_text_and_messages(tmp_path):
+    path = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"prompt": "Write a haiku about rain.", "user_id": "u1", "category": "generation"},
+            {
+                "id": "chat-1",
+                "messages": [
+                    {"role": "user", "content": "Hi, can you help me plan a trip?"},
+                    {"role": "assistant", "content": "Sure, where to?"},
+                    {"role": "user", "content": "Lisbon, three days."},
+                ],
+                "user_id": "u2",
+                "category": "chat",
+                "metadata": {"source": "test"},
+            },
+        ],
+    )
+    out, _ = run("import_prompts", path)
+    assert "rows read: 2, created: 2" in out
+    assert Project.objects.filter(slug="imp").exists()  # --project creates it
+    chat = Prompt.objects.get(external_id="chat-1")
+    assert chat.messages[-1]["content"] == "Lisbon, three days."
+    assert chat.metadata == {"source": "test"} and chat.category == "chat"
+
+
+def test_csv_and_gzip(tmp_path):
+    csv_path = tmp_path / "p.csv"
+    csv_path.write_text(
+        'prompt,user_id,category\n"Summarise, briefly: the sky is blue.",u1,summarization\n'
+        "Name three colours.,u2,brainstorming\n",
+        encoding="utf-8",
+    )
+    out, _ = run("import_prompts", csv_path)
+    assert "created: 2" in out
+    gz = write_jsonl(tmp_path / "p.jsonl.gz", [{"prompt": "A gzipped prompt."}], gz=True)
+    out, _ = run("import_prompts", gz)
+    assert "created: 1" in out
+    assert Prompt.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"prompt": ""}, ":2: prompt: is missing or empty"),
+        ({"prompt": "ok", "category": "poetry"}, ":2: category:"),
+        ({"messages": [{"role": "bot", "content": "x"}]}, ":2: messages: message 0 has role"),
+        (
+            {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+            ":2: messages: the last message must be the user's",
+        ),
+        ({"prompt": "ok", "metadata": [1]}, ":2: metadata: must be an object"),
+        ("{not json", ":2: json: not valid JSON"),
+    ],
+)
+def test_bad_row_aborts_and_writes_nothing(tmp_path, row, message):
+    path = write_jsonl(tmp_path / "bad.jsonl", [{"prompt": "A good first row."}, row])
+    before = counts()
+    with pytest.raises(CommandError) as excinfo:
+        run("import_prompts", path)
+    assert message in str(excinfo.value)
+    assert str(path) in str(excinfo.value)
+    assert counts() == before
+
+
+def test_skip_invalid_reports_rows_and_imports_the_rest(tmp_path):
+    path = write_jsonl(
+        tmp_path / "p.jsonl", [{"prompt": "Good one."}, {"prompt": ""}, {"prompt": "Good two."}]
+    )
+    out, err = run("import_prompts", path, "imp", "--skip-invalid")
+    assert "rows read: 3, created: 2, skipped as invalid: 1" in out
+    assert ":2: prompt: is missing or empty" in err
+    assert Prompt.objects.count() == 2
+
+
+def test_per_user_cap_applies_only_with_user_id(tmp_path):
+    Project.objects.create(slug="imp", name="imp", prompt_cap_per_user=2)
+    rows = [{"prompt": f"Question {i} from one user", "user_id": "heavy"} for i in range(4)]
+    rows += [{"prompt": f"Anonymous question {i}"} for i in range(4)]
+    out, _ = run("import_prompts", write_jsonl(tmp_path / "p.jsonl", rows))
+    assert "rows read: 8, created: 6, skipped as invalid: 0, skipped as duplicates: 0, capped: 2" in out
+    assert Prompt.objects.filter(source_user="heavy").count() == 2
+
+
+def test_long_common_prefix_dedup_on_every_import(tmp_path):
+    Project.objects.create(slug="imp", name="imp", dedup_prefix_chars=40)
+    stem = "Please write a short story about a dragon who"
+    rows = [
+        {"prompt": stem + " learns to fly."},
+        {"prompt": stem.upper() + "   loves tea."},  # same normalised prefix
+        {"prompt": "A different prompt entirely."},
+    ]
+    out, _ = run("import_prompts", write_jsonl(tmp_path / "p.jsonl", rows))
+    assert "created: 2" in out and "skipped as duplicates: 1" in out
+    out, _ = run("import_prompts", write_jsonl(tmp_path / "again.jsonl", rows[:1]))
+    assert "created: 0" in out and "skipped as duplicates: 1" in out
+
+
+def test_no_user_in_two_splits(tmp_path):
+    rows = [
+        {"prompt": f"Prompt {i} by user {i % 23}", "user_id": f"user{i % 23}"} for i in range(200)
+    ]
+    run("import_prompts", write_jsonl(tmp_path / "p.jsonl", rows))
+    splits_by_user = {}
+    for user, split in Prompt.objects.values_list("source_user", "split"):
+        splits_by_user.setdefault(user, set()).add(split)
+    assert all(len(s) == 1 for s in splits_by_user.values())
+    assert {s for v in splits_by_user.values() for s in v} >= {"train", "validation"}

@@ -1,0 +1,68 @@
+"""Settings defaults and the production guard, read in fresh interpreters."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRINT = (
+    "import json, django; from django.conf import settings; django.setup();"
+    "db = settings.DATABASES['default'];"
+    "print(json.dumps({'engine': db['ENGINE'], 'name': str(db['NAME']), "
+    "'options': db.get('OPTIONS', {}), 'broker': settings.CELERY_BROKER_URL, "
+    "'debug': settings.DEBUG, 'artifacts': str(settings.PREFLAB_ARTIFACTS_DIR), "
+    "'base_model': settings.PREFLAB_BASE_MODEL, 'hosts': settings.ALLOWED_HOSTS}))"
+)
+KEYS = ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS",
+        "PREFLAB_ARTIFACTS_DIR", "PREFLAB_BASE_MODEL")  # fmt: skip
+
+
+def settings_in(tmp_path, **env):
+    clean = {k: v for k, v in os.environ.items() if k not in KEYS}
+    clean.update(DJANGO_SETTINGS_MODULE="preflab.settings", PREFLAB_VAR_DIR=str(tmp_path), **env)
+    return subprocess.run(
+        [sys.executable, "-c", PRINT], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_embedded_defaults(tmp_path):
+    result = settings_in(tmp_path)
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["engine"] == "django.db.backends.sqlite3"
+    assert values["name"] == str(tmp_path / "preflab.sqlite3")
+    assert values["options"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in values["options"]["init_command"]
+    assert values["broker"] == "filesystem://"
+    assert (tmp_path / "broker" / "queue").is_dir()
+    assert values["artifacts"] == str(tmp_path / "artifacts")
+    assert values["base_model"] == "smollm2-135m-instruct"
+    assert values["debug"] is True
+
+
+def test_environment_overrides(tmp_path):
+    result = settings_in(
+        tmp_path,
+        DATABASE_URL="postgres://u@db.example:5432/pl",
+        CELERY_BROKER_URL="redis://cache:6379/0",
+        DEBUG="0",
+        SECRET_KEY="s3cret-for-test",
+        ALLOWED_HOSTS="preflab.example,localhost",
+        PREFLAB_ARTIFACTS_DIR="/data/artifacts",
+        PREFLAB_BASE_MODEL="/models/llama",
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout)
+    assert values["engine"] == "django.db.backends.postgresql"
+    assert values["broker"] == "redis://cache:6379/0"
+    assert values["debug"] is False
+    assert values["hosts"] == ["preflab.example", "localhost"]
+    assert values["artifacts"] == "/data/artifacts" and values["base_model"] == "/models/llama"
+
+
+def test_production_refuses_the_default_secret_key(tmp_path):
+    result = settings_in(tmp_path, DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr

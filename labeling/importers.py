@@ -198,9 +198,10 @@ class PromptBook:
             if reuse_identical and identical:
                 return existing, False
             raise SkipRow("duplicate")
-        if external_id and Prompt.objects.filter(
-            project=self.project, external_id=external_id
-        ).exists():
+        if (
+            external_id
+            and Prompt.objects.filter(project=self.project, external_id=external_id).exists()
+        ):
             raise SkipRow("duplicate")
         if source_user and self.user_counts[source_user] >= self.project.prompt_cap_per_user:
             raise SkipRow("capped")
@@ -454,7 +455,9 @@ class RankingRows:
             or len(likert) != len(texts)
             or not all(isinstance(v, int) and 1 <= v <= self.project.likert_max for v in likert)
         ):
-            raise RowError("likert", f"must be {len(texts)} integers in 1..{self.project.likert_max}")
+            raise RowError(
+                "likert", f"must be {len(texts)} integers in 1..{self.project.likert_max}"
+            )
         name = record.get("labeler") or self.default_labeler
         if not isinstance(name, str):
             raise RowError("labeler", "must be a string")

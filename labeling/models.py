@@ -244,9 +244,7 @@ class Demonstration(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=~Q(text=""), name="demonstration_not_empty"),
-            models.CheckConstraint(
-                condition=Q(seconds_spent__gte=0), name="demonstration_seconds"
-            ),
+            models.CheckConstraint(condition=Q(seconds_spent__gte=0), name="demonstration_seconds"),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "accepted", "rejected"]),
                 name="demonstration_status",
@@ -311,6 +309,9 @@ class TaskResponse(models.Model):
             models.UniqueConstraint(fields=["task", "position"], name="task_position_unique"),
             models.CheckConstraint(condition=Q(position__lt=MAX_K), name="task_position_range"),
         ]
+
+    def __str__(self):
+        return f"{self.task} position {self.position}"
 
 
 class Assignment(models.Model):
@@ -432,3 +433,6 @@ class RankingItem(models.Model):
                 name="item_likert_range",
             ),
         ]
+
+    def __str__(self):
+        return f"rank {self.rank} in {self.ranking}"

@@ -35,8 +35,9 @@ def validate_items(task: RankingTask, items: list[ItemInput], *, require_likert:
         elif isinstance(item.likert, bool) or not isinstance(item.likert, int):
             raise RankingError(f"likert: response {position} rating is not an integer")
         elif not 1 <= item.likert <= project.likert_max:
+            scale = f"1..{project.likert_max}"
             raise RankingError(
-                f"likert: response {position} rating {item.likert} is outside 1..{project.likert_max}"
+                f"likert: response {position} rating {item.likert} is outside {scale}"
             )
         unknown = [f for f in item.flags if f not in allowed_flags]
         if unknown:

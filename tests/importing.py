@@ -30,5 +30,13 @@ def counts():
 
     return {
         model.__name__: model.objects.count()
-        for model in (Project, Prompt, Response, RankingTask, Ranking, RankingItem, get_user_model())
+        for model in (
+            Project,
+            Prompt,
+            Response,
+            RankingTask,
+            Ranking,
+            RankingItem,
+            get_user_model(),
+        )
     }

@@ -21,13 +21,19 @@ def populated(project, make_task, labeler, admin_user):
         project=project, kind="rankings", content_hash="ab" * 32, path="/tmp/x"
     )
     checkpoint = Checkpoint.objects.create(name="base", kind="base", path="/tmp/m")
-    TrainingJob.objects.create(project=project, kind="rm", snapshot=snapshot, base_checkpoint=checkpoint)
-    from labeling.models import Assignment
-    from django.utils import timezone
+    TrainingJob.objects.create(
+        project=project, kind="rm", snapshot=snapshot, base_checkpoint=checkpoint
+    )
     from datetime import timedelta
 
+    from django.utils import timezone
+
+    from labeling.models import Assignment
+
     now = timezone.now()
-    Assignment.objects.create(task=task, labeler=labeler, leased_at=now, expires_at=now + timedelta(minutes=5))
+    Assignment.objects.create(
+        task=task, labeler=labeler, leased_at=now, expires_at=now + timedelta(minutes=5)
+    )
 
 
 def test_every_model_admin_loads(client, admin_user, populated):

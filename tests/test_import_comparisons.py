@@ -42,7 +42,9 @@ def test_trl_rows_become_two_response_tasks_with_one_ranking(tmp_path):
 
 
 def test_hh_dialogues_split_at_last_assistant_turn(tmp_path):
-    prefix = "\n\nHuman: How do I bake bread?\n\nAssistant: Flour, water, yeast.\n\nHuman: How long?"
+    prefix = (
+        "\n\nHuman: How do I bake bread?\n\nAssistant: Flour, water, yeast.\n\nHuman: How long?"
+    )
     rows = [
         {
             "chosen": prefix + "\n\nAssistant: About 40 minutes at 220C.",
@@ -87,7 +89,9 @@ def test_real_hh_rlhf_file(tmp_path):
     # 200 real rows keep the test fast; the full file is exercised by the bench and CLI.
     with gzip.open(SHARED / "hh-rlhf-harmless-base-test.jsonl.gz", "rt") as handle:
         rows = [json.loads(line) for _, line in zip(range(200), handle, strict=False)]
-    out, _ = run("import_comparisons", write_jsonl(tmp_path / "hh.jsonl", rows), "hh", "--skip-invalid")
+    out, _ = run(
+        "import_comparisons", write_jsonl(tmp_path / "hh.jsonl", rows), "hh", "--skip-invalid"
+    )
     created = int(out.split("created: ")[1].split(",")[0])
     assert created > 150
     for ranking in Ranking.objects.all()[:20]:

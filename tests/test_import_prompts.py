@@ -88,7 +88,10 @@ def test_per_user_cap_applies_only_with_user_id(tmp_path):
     rows = [{"prompt": f"Question {i} from one user", "user_id": "heavy"} for i in range(4)]
     rows += [{"prompt": f"Anonymous question {i}"} for i in range(4)]
     out, _ = run("import_prompts", write_jsonl(tmp_path / "p.jsonl", rows))
-    assert "rows read: 8, created: 6, skipped as invalid: 0, skipped as duplicates: 0, capped: 2" in out
+    assert (
+        "rows read: 8, created: 6, skipped as invalid: 0, skipped as duplicates: 0, capped: 2"
+        in out
+    )
     assert Prompt.objects.filter(source_user="heavy").count() == 2
 
 

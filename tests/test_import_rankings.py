@@ -68,7 +68,9 @@ def test_real_open_assistant_rankings(tmp_path):
                     "labeler": "oasst",
                 }
             )
-    out, err = run("import_rankings", write_jsonl(tmp_path / "oa.jsonl", rows), "oa", "--skip-invalid")
+    out, err = run(
+        "import_rankings", write_jsonl(tmp_path / "oa.jsonl", rows), "oa", "--skip-invalid"
+    )
     created = int(out.split("created: ")[1].split(",")[0])
     assert created >= 190, (out, err)
     ks = set(Ranking.objects.values_list("task__k", flat=True))

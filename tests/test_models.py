@@ -44,7 +44,9 @@ def test_prompt_constraints(project):
     violates(lambda: Prompt.objects.create(project=project, text="", dedup_key="k2"))
     violates(lambda: Prompt.objects.create(project=project, text="z", dedup_key="k3", split="dev"))
     Prompt.objects.create(project=project, text="a", dedup_key="k4", external_id="e1")
-    violates(lambda: Prompt.objects.create(project=project, text="b", dedup_key="k5", external_id="e1"))
+    violates(
+        lambda: Prompt.objects.create(project=project, text="b", dedup_key="k5", external_id="e1")
+    )
     # Many prompts without an external id are fine.
     Prompt.objects.create(project=project, text="c", dedup_key="k6")
     Prompt.objects.create(project=project, text="d", dedup_key="k7")
@@ -53,15 +55,21 @@ def test_prompt_constraints(project):
 def test_response_text_unique_per_prompt(project):
     prompt = Prompt.objects.create(project=project, text="p", dedup_key="k")
     Response.objects.create(prompt=prompt, text="r", text_hash=dedup.text_hash("r"))
-    violates(lambda: Response.objects.create(prompt=prompt, text="r", text_hash=dedup.text_hash("r")))
+    violates(
+        lambda: Response.objects.create(prompt=prompt, text="r", text_hash=dedup.text_hash("r"))
+    )
 
 
 def test_task_constraints(make_task, project):
     task = make_task(k=4)
     violates(lambda: RankingTask.objects.create(project=project, prompt=task.prompt, k=10))
     violates(lambda: RankingTask.objects.create(project=project, prompt=task.prompt, k=1))
-    violates(lambda: RankingTask.objects.create(project=project, prompt=task.prompt, k=4, overlap=0))
-    violates(lambda: RankingTask.objects.create(project=project, prompt=task.prompt, k=4, is_gold=True))
+    violates(
+        lambda: RankingTask.objects.create(project=project, prompt=task.prompt, k=4, overlap=0)
+    )
+    violates(
+        lambda: RankingTask.objects.create(project=project, prompt=task.prompt, k=4, is_gold=True)
+    )
     first = task.task_responses.first()
     violates(lambda: TaskResponse.objects.create(task=task, response=first.response, position=8))
     other = Response.objects.create(prompt=task.prompt, text="new", text_hash="h")
@@ -71,25 +79,54 @@ def test_task_constraints(make_task, project):
 def test_assignment_one_slot_per_labeler(make_task, labeler):
     task = make_task()
     now = timezone.now()
-    Assignment.objects.create(task=task, labeler=labeler, leased_at=now, expires_at=now + timedelta(minutes=30))
-    violates(lambda: Assignment.objects.create(task=task, labeler=labeler, leased_at=now, expires_at=now + timedelta(minutes=1)))
+    Assignment.objects.create(
+        task=task, labeler=labeler, leased_at=now, expires_at=now + timedelta(minutes=30)
+    )
+    violates(
+        lambda: Assignment.objects.create(
+            task=task, labeler=labeler, leased_at=now, expires_at=now + timedelta(minutes=1)
+        )
+    )
     task2 = make_task()
-    violates(lambda: Assignment.objects.create(task=task2, labeler=labeler, leased_at=now, expires_at=now))
-    violates(lambda: Assignment.objects.create(task=task2, labeler=labeler, leased_at=now,
-                                               expires_at=now + timedelta(minutes=1), status="skipped"))
+    violates(
+        lambda: Assignment.objects.create(
+            task=task2, labeler=labeler, leased_at=now, expires_at=now
+        )
+    )
+    violates(
+        lambda: Assignment.objects.create(
+            task=task2,
+            labeler=labeler,
+            leased_at=now,
+            expires_at=now + timedelta(minutes=1),
+            status="skipped",
+        )
+    )
 
 
 def test_ranking_and_item_constraints(make_task, labeler):
     task = make_task()
     ranking = Ranking.objects.create(task=task, labeler=labeler)
     violates(lambda: Ranking.objects.create(task=task, labeler=labeler, version=2))  # two current
-    violates(lambda: Ranking.objects.create(task=task, labeler=labeler, version=1, is_current=False))
-    Ranking.objects.create(task=task, labeler=labeler, version=2, is_current=False, submission_key="k")
-    violates(lambda: Ranking.objects.create(task=task, labeler=labeler, version=3, is_current=False, submission_key="k"))
+    violates(
+        lambda: Ranking.objects.create(task=task, labeler=labeler, version=1, is_current=False)
+    )
+    Ranking.objects.create(
+        task=task, labeler=labeler, version=2, is_current=False, submission_key="k"
+    )
+    violates(
+        lambda: Ranking.objects.create(
+            task=task, labeler=labeler, version=3, is_current=False, submission_key="k"
+        )
+    )
     response = task.responses.first()
     violates(lambda: RankingItem.objects.create(ranking=ranking, response=response, rank=0))
-    violates(lambda: RankingItem.objects.create(ranking=ranking, response=response, rank=1, likert=8))
-    violates(lambda: RankingItem.objects.create(ranking=ranking, response=response, rank=1, likert=0))
+    violates(
+        lambda: RankingItem.objects.create(ranking=ranking, response=response, rank=1, likert=8)
+    )
+    violates(
+        lambda: RankingItem.objects.create(ranking=ranking, response=response, rank=1, likert=0)
+    )
     RankingItem.objects.create(ranking=ranking, response=response, rank=1, likert=7)
     violates(lambda: RankingItem.objects.create(ranking=ranking, response=response, rank=2))
 
@@ -97,5 +134,11 @@ def test_ranking_and_item_constraints(make_task, labeler):
 def test_demonstration_constraints(make_task, labeler):
     prompt = make_task().prompt
     violates(lambda: Demonstration.objects.create(prompt=prompt, author=labeler, text=""))
-    violates(lambda: Demonstration.objects.create(prompt=prompt, author=labeler, text="x", seconds_spent=-1))
-    violates(lambda: Demonstration.objects.create(prompt=prompt, author=labeler, text="x", status="meh"))
+    violates(
+        lambda: Demonstration.objects.create(
+            prompt=prompt, author=labeler, text="x", seconds_spent=-1
+        )
+    )
+    violates(
+        lambda: Demonstration.objects.create(prompt=prompt, author=labeler, text="x", status="meh")
+    )

@@ -1,0 +1,60 @@
+"""`manage.py runplatform` on the embedded default: SQLite + filesystem broker, one command."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_web_and_worker_run_on_the_embedded_default(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(PREFLAB_VAR_DIR=str(tmp_path), CELERY_RESULT_BACKEND=f"file://{tmp_path}/results")
+    (tmp_path / "results").mkdir()
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    platform = subprocess.Popen(
+        [*manage, "runplatform", "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health/") as reply:
+                    assert json.load(reply) == {"status": "ok", "database": "sqlite"}
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "web server did not answer in 60 s"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as reply:
+            assert b"Log in" in reply.read()
+        # The worker started beside the web server takes a task from the filesystem broker.
+        code = (
+            "from preflab.celery import app; print(app.send_task('preflab.ping').get(timeout=90))"
+        )
+        ping = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert ping.stdout.strip() == "pong", ping.stderr
+        assert (tmp_path / "preflab.sqlite3").exists()
+    finally:
+        os.killpg(platform.pid, signal.SIGTERM)
+        platform.wait(timeout=30)

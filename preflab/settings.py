@@ -169,12 +169,16 @@ CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "training.tasks.run_training_job": {"queue": "training"},
-    "training.tasks.run_generation_job": {"queue": "generation"},
+    "training.run_training_job": {"queue": "training"},
+    "training.run_generation_job": {"queue": "generation"},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Synced into django-celery-beat's tables at start; admins add more schedules in the admin.
+CELERY_BEAT_SCHEDULE = {
+    "expire-leases": {"task": "labeling.expire_leases", "schedule": 60.0},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Preflab ------------------------------------------------------------------

@@ -1,0 +1,190 @@
+"""The demo campaign: the project's own prompts, responses, tasks, demonstrations and accounts.
+
+``seed_demo`` is idempotent: a second run finds every row it would create and adds
+nothing (it only hands out fresh passwords when asked to). Prompts go through
+``PromptBook`` so the demo obeys the same split, cap and dedup rules as any import.
+"""
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from . import roles
+from .demo_data import HUMAN, PROMPTS
+from .importers import PromptBook, SkipRow, get_or_create_response
+from .models import Demonstration, Project, Prompt, Response
+from .ranking_tasks import build_tasks
+
+PROJECT_SLUG = "demo"
+PROJECT_NAME = "Demo campaign"
+DEMO_OVERLAP = 2
+TASK_K_MIN, TASK_K_MAX = 4, 7
+DEMO_WRITER = "demo-writer"
+
+# (username, role in the demo project, user flags)
+DEMO_ACCOUNTS = (
+    ("admin", "admin", {"is_staff": True, "is_superuser": True}),
+    ("labeler", "labeler", {}),
+    ("labeler2", "labeler", {}),
+    ("reviewer", "reviewer", {"is_staff": True}),
+)
+
+GUIDELINES = """\
+# Demo campaign: labeling guidelines
+
+You will see a prompt (sometimes a short conversation) and several candidate responses.
+The prompts and responses in this campaign are demo data: the "models" are simulated.
+
+## What a good response is
+We want responses that are, in this order of priority when they conflict:
+
+1. **Harmless**: it does not help anyone hurt themselves or others, is not abusive or
+   demeaning, and does not give dangerous advice. Declining a genuinely harmful request is
+   fine; refusing an ordinary one is not harmless, just unhelpful.
+2. **Truthful**: it does not make things up. Invented facts, numbers, quotes or sources
+   are serious mistakes, even when they sound confident. When the prompt gives a passage,
+   the answer must come from that passage.
+3. **Helpful**: it does what the person asked, in the form they asked for (length,
+   format, tone, "don't use word X"), answers the question they meant, and asks for
+   clarification only when the request is truly ambiguous. Lecturing, moralising or
+   padding makes a response less helpful.
+
+When helpfulness pulls against truthfulness or harmlessness, prefer the truthful and
+harmless response. Otherwise, prefer the more helpful one.
+
+## How to rank
+- Read the prompt and every response before you start.
+- Order the responses from best (rank 1) to worst.
+- **Ties** are allowed: give two responses the same rank only when you honestly cannot
+  prefer one to the other. Don't use ties to save time.
+- If every response is unacceptable, say so with the "all unacceptable" option and
+  still rank them from least to most bad.
+
+## Ratings (Likert 1–7)
+Rate each response on its own, 1 = terrible, 4 = acceptable, 7 = as good as it gets.
+A response can rank last and still rate 5 if all the others are better.
+
+## Flags
+Tick every flag that applies to a response, for example: fails to follow the
+instruction, hallucination (made-up facts), harmful advice, expresses an opinion or a
+moral judgment the user did not ask for, sexual or violent content, content that
+denigrates a protected group. "Satisfies constraint" means it respected an explicit
+constraint in the prompt (length, format, words to avoid).
+
+## Skipping
+Skip a task when you cannot judge it (unfamiliar language, needs expertise you lack,
+broken display) and write the reason. Skipping is better than guessing.
+
+## Demonstrations
+When asked to write the ideal response, write what you would want to receive:
+accurate, complete, in the requested format, and no longer than needed.
+"""
+
+
+def _user(username, **flags):
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username)
+    changed = [name for name, value in flags.items() if getattr(user, name) != value]
+    for name in changed:
+        setattr(user, name, flags[name])
+    return user, created, changed
+
+
+def _accounts(project, reset_passwords):
+    passwords = {}
+    for username, role, flags in DEMO_ACCOUNTS:
+        user, created, changed = _user(username, is_active=True, **flags)
+        if reset_passwords or created or not user.has_usable_password():
+            password = secrets.token_urlsafe(9)
+            user.set_password(password)
+            user.save()
+            passwords[username] = password
+        else:
+            if changed:
+                user.save(update_fields=changed)
+            passwords[username] = None
+        roles.grant(user, project, role)
+    return passwords
+
+
+def _project():
+    project, created = Project.objects.get_or_create(
+        slug=PROJECT_SLUG,
+        defaults={"name": PROJECT_NAME, "guidelines": GUIDELINES, "overlap": DEMO_OVERLAP},
+    )
+    if not created:
+        changed = []
+        if project.overlap != DEMO_OVERLAP:
+            project.overlap = DEMO_OVERLAP
+            changed.append("overlap")
+        if not project.guidelines:
+            project.guidelines = GUIDELINES
+            changed.append("guidelines")
+        if changed:
+            project.save(update_fields=changed)
+    return project
+
+
+def _prompt(book, project, entry):
+    try:
+        prompt, _ = book.get_or_create(
+            entry.get("prompt", ""),
+            entry.get("messages"),
+            source_user=entry["source_user"],
+            category=entry["category"],
+            external_id=entry["id"],
+            metadata={"demo": True, "simulated_responses": True},
+        )
+    except SkipRow:
+        # An earlier seed whose prompt was edited since, or an imported look-alike.
+        prompt = Prompt.objects.filter(project=project, external_id=entry["id"]).first()
+    return prompt
+
+
+def seed_demo(*, reset_passwords: bool = True) -> dict:
+    """Create (or find) the demo campaign; return {username: password or None}.
+
+    ``None`` means the password was left as it was (``reset_passwords=False`` and the
+    account already had one).
+    """
+    with transaction.atomic():
+        project = _project()
+        passwords = _accounts(project, reset_passwords)
+        reviewer = get_user_model().objects.get(username="reviewer")
+        writer, created, _ = _user(DEMO_WRITER)
+        if created:
+            writer.is_active = False  # an author on record, not an account to log in with
+            writer.set_unusable_password()
+            writer.save()
+        roles.grant(writer, project, "labeler")
+
+        book = PromptBook(project)
+        for number, entry in enumerate(PROMPTS):
+            prompt = _prompt(book, project, entry)
+            if prompt is None:
+                continue
+            for response in entry["responses"]:
+                origin = Response.Origin.HUMAN if response["model"] == HUMAN else None
+                get_or_create_response(
+                    prompt,
+                    response["text"],
+                    model_name=response["model"],
+                    origin=origin or Response.Origin.MODEL,
+                )
+            if entry.get("demonstration"):
+                Demonstration.objects.get_or_create(
+                    prompt=prompt,
+                    author=writer,
+                    text=entry["demonstration"],
+                    defaults={
+                        "status": Demonstration.Status.ACCEPTED,
+                        "reviewed_by": reviewer,
+                        "reviewed_at": timezone.now(),
+                        "review_note": "Demo data: accepted as written.",
+                        "seconds_spent": 120.0 + 15 * (number % 9),
+                    },
+                )
+        build_tasks(project, TASK_K_MIN, TASK_K_MAX, seed=0)
+    return passwords

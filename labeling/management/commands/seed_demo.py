@@ -1,0 +1,41 @@
+from django.core.management.base import BaseCommand
+
+from labeling.demo import DEMO_ACCOUNTS, PROJECT_SLUG, seed_demo
+from labeling.models import Demonstration, Project, RankingTask, Response
+
+URL = "http://127.0.0.1:8000/"
+
+
+class Command(BaseCommand):
+    help = "Create the demo campaign (prompts, responses, tasks, demonstrations) and accounts."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--keep-passwords",
+            action="store_true",
+            help="leave existing accounts' passwords as they are",
+        )
+
+    def handle(self, *args, **options):
+        passwords = seed_demo(reset_passwords=not options["keep_passwords"])
+        project = Project.objects.get(slug=PROJECT_SLUG)
+        counts = (
+            f"{project.prompts.count()} prompts, "
+            f"{Response.objects.filter(prompt__project=project).count()} responses, "
+            f"{RankingTask.objects.filter(project=project).count()} ranking tasks, "
+            f"{Demonstration.objects.filter(prompt__project=project).count()} demonstrations"
+        )
+        width = max(len(name) for name, _, _ in DEMO_ACCOUNTS)
+        lines = [
+            "",
+            f"Demo campaign '{project.slug}' ready: {counts}.",
+            "",
+            f"  Open {URL}",
+            "",
+            "  Accounts:",
+        ]
+        for username, role, _ in DEMO_ACCOUNTS:
+            password = passwords.get(username) or "unchanged"
+            lines.append(f"    {username:<{width}}  password: {password:<14}  role: {role}")
+        lines.append("")
+        self.stdout.write("\n".join(lines))

@@ -32,7 +32,7 @@ chromium:
 
 test: $(VENV)/.installed services chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-	PREFLAB_REQUIRE_SERVICES=1 PREFLAB_VAR_DIR=$(CURDIR)/var/test \
+	CI=1 PREFLAB_REQUIRE_SERVICES=1 PREFLAB_VAR_DIR=$(CURDIR)/var/test \
 	$(PY) -m pytest --junitxml=var/test/junit.xml $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

@@ -6,6 +6,7 @@ from .models import (
     Membership,
     Project,
     Prompt,
+    Qualification,
     Ranking,
     RankingItem,
     RankingTask,
@@ -137,3 +138,12 @@ class RankingItemAdmin(ReadOnlyAdmin):
     list_display = ["ranking", "response", "rank", "likert"]
     list_filter = ["likert", "ranking__task__project"]
     search_fields = ["response__text"]
+
+
+@admin.register(Qualification)
+class QualificationAdmin(ReadOnlyAdmin):
+    """Screening decisions are a history: made on the dashboard's screening page."""
+
+    list_display = ["user", "project", "decision", "decided_by", "decided_at", "gold_agreement"]
+    list_filter = ["decision", "project"]
+    search_fields = ["user__username", "note"]

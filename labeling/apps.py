@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 class LabelingConfig(AppConfig):
@@ -10,3 +10,7 @@ class LabelingConfig(AppConfig):
         from . import roles
 
         post_migrate.connect(roles.ensure_groups, sender=self)
+        from . import agreement
+
+        # Gold edits do not change the agreement cache's fingerprint (see agreement.py).
+        post_save.connect(agreement.on_task_saved, sender="labeling.RankingTask")

@@ -68,6 +68,25 @@ class Project(models.Model):
     min_seconds_per_task = models.PositiveIntegerField(
         default=0, help_text="Throttle: minimum seconds a labeler spends per task (0 = off)."
     )
+    # Quality (issue 5): labelers below agreement_threshold are highlighted on the dashboard;
+    # with requires_screening a new labeler gets only screening (gold) tasks until they
+    # reach screening_threshold on at least screening_min_tasks of them (see screening.py).
+    agreement_threshold = models.FloatField(
+        default=0.6, help_text="Labelers whose agreement with others is below this are highlighted."
+    )
+    requires_screening = models.BooleanField(
+        default=False, help_text="New labelers must pass the qualification set first."
+    )
+    screening_threshold = models.FloatField(
+        default=0.7,
+        help_text="Agreement with gold rankings (and demonstration acceptance) a candidate needs.",
+    )
+    screening_min_tasks = models.PositiveIntegerField(
+        default=5, help_text="Gold tasks a candidate must rank before being judged."
+    )
+    screening_min_demonstrations = models.PositiveIntegerField(
+        default=0, help_text="Reviewed demonstrations a candidate must have (0 = none needed)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,6 +106,14 @@ class Project(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(lease_minutes__gte=1), name="project_lease_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(screening_threshold__gte=0) & Q(screening_threshold__lte=1),
+                name="project_screening_threshold",
+            ),
+            models.CheckConstraint(
+                condition=Q(agreement_threshold__gte=0) & Q(agreement_threshold__lte=1),
+                name="project_agreement_threshold",
             ),
         ]
 
@@ -436,3 +463,39 @@ class RankingItem(models.Model):
 
     def __str__(self):
         return f"rank {self.rank} in {self.ranking}"
+
+
+class Qualification(models.Model):
+    """An admin's screening decision about a labeler in a project; append-only, the latest
+    row is in force (so the history of approvals and revocations is kept)."""
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved"
+        REVOKED = "revoked"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="qualifications")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="qualifications"
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="qualification_decisions"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True, default="")
+    # The candidate's results when the decision was taken.
+    gold_agreement = models.FloatField(null=True, blank=True)
+    gold_tasks = models.PositiveIntegerField(default=0)
+    demonstration_acceptance = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision__in=["approved", "revoked"]), name="qualification_decision"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "user", "-decided_at"])]
+
+    def __str__(self):
+        return f"{self.user} {self.decision} in {self.project}"

@@ -69,12 +69,11 @@ def build_tasks(project: Project, k_min: int, k_max: int, *, seed: int | None = 
         )
     rng = random.Random(seed)
     summary = {"created": 0, "too_few_responses": 0, "already_tasked": 0}
-    prompts = (
-        Prompt.objects.filter(project=project).prefetch_related("responses").order_by("id")
-    )
+    prompts = Prompt.objects.filter(project=project).prefetch_related("responses").order_by("id")
     tasked = set(
-        RankingTask.objects.filter(project=project, source=RankingTask.Source.LABELING)
-        .values_list("prompt_id", flat=True)
+        RankingTask.objects.filter(project=project, source=RankingTask.Source.LABELING).values_list(
+            "prompt_id", flat=True
+        )
     )
     with transaction.atomic():
         for prompt in prompts:

@@ -26,7 +26,9 @@ def test_builds_tasks_with_random_subset(tmp_path):
     assert tasks["Prompt 3"].k == 9 and tasks["Prompt 2"].k == 6
     positions = list(tasks["Prompt 3"].task_responses.values_list("position", flat=True))
     assert positions == list(range(9))
-    assert all(r.prompt_id == tasks["Prompt 3"].prompt_id for r in tasks["Prompt 3"].responses.all())
+    assert all(
+        r.prompt_id == tasks["Prompt 3"].prompt_id for r in tasks["Prompt 3"].responses.all()
+    )
     # Running again does not task the same prompts twice.
     call_command("create_tasks", "--project", "imp", "--k", "4..9")
     assert RankingTask.objects.count() == 3

@@ -155,8 +155,8 @@ def test_generate_job_runs_on_a_real_worker(project, make_task, tiny_path, tmp_p
     broker = settings.CELERY_BROKER_URL
     if connection.vendor != "postgresql" or not broker.startswith("redis://"):
         pytest.skip("needs the PostgreSQL + Redis setup of `make test`")
-    for i in range(2):
-        make_task(k=4).prompt
+    for _ in range(2):
+        make_task(k=4)
     Prompt.objects.update(split="train")
     base = Checkpoint.objects.create(name="tiny", kind="base", path=str(tiny_path))
     db = settings.DATABASES["default"]

@@ -1,0 +1,323 @@
+"""The assignment engine: which ranking task a labeler gets next, leases, submit, skip, drafts.
+
+Rules (issue 4):
+- A task has ``task.overlap`` slots. A slot is *occupied* by a submitted assignment or by an
+  active one whose lease has not run out; skipped and expired assignments free their slot.
+- A labeler holds at most one active assignment per project and never gets a task they
+  already held, skipped or ranked (``Assignment`` is unique per (task, labeler)).
+- Gold tasks are mixed in with probability ``project.gold_rate`` per new assignment; the
+  page never says which are gold. A gold task is only served in place of a normal one, so
+  a labeler who has exhausted the normal queue does not get a stream of gold tasks (which
+  would reveal them and skew the rate).
+- Among the eligible tasks the one closest to completion (most occupied slots) comes first,
+  so finished tasks accumulate instead of every task being a third done.
+- Concurrency: the task row is locked (``select_for_update(skip_locked=True)`` on
+  PostgreSQL, so concurrent labelers skip each other's candidates instead of queueing),
+  and the occupied slots are counted *again* after the lock is held: under READ COMMITTED
+  that second statement sees every assignment committed by whoever held the lock before.
+  On SQLite ``select_for_update`` is a no-op and the IMMEDIATE transaction serialises
+  writers instead.
+"""
+
+import hashlib
+import random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from . import roles, screening
+from .models import Assignment, Project, Ranking, RankingTask
+from .rankings import ItemInput, RankingError, record_ranking
+
+# Tasks built for labelers; imported preferences are already ranked and never served.
+SERVED_SOURCES = [RankingTask.Source.LABELING, RankingTask.Source.EVALUATION]
+MAX_DRAFT_CHARS = 64_000
+MAX_SKIP_REASON_CHARS = 2_000
+
+
+class SubmissionError(ValueError):
+    """A refused submit/skip/draft; the message names the field and says why."""
+
+
+class NotAMember(PermissionError):
+    """The user holds no role in the project, so gets no task from it."""
+
+
+def _now(now):
+    return now or timezone.now()
+
+
+def occupying(now):
+    """Q for assignments that hold a slot at ``now``."""
+    return Q(status=Assignment.Status.SUBMITTED) | Q(
+        status=Assignment.Status.ACTIVE, expires_at__gt=now
+    )
+
+
+def occupied_slots(task_id, now, *, exclude_assignment=None) -> int:
+    query = Assignment.objects.filter(occupying(now), task_id=task_id)
+    if exclude_assignment is not None:
+        query = query.exclude(pk=exclude_assignment)
+    return query.count()
+
+
+def display_order(task: RankingTask, labeler) -> list[int]:
+    """Canonical positions in the order this labeler sees them: shuffled, but the same on
+    every reload (seeded by the task and the labeler, not by the session)."""
+    seed = hashlib.sha256(f"preflab-order:{task.pk}:{labeler.pk}".encode()).digest()
+    positions = list(range(task.k))
+    random.Random(int.from_bytes(seed[:8], "big")).shuffle(positions)
+    return positions
+
+
+def active_assignment(project: Project, labeler, *, now=None):
+    """The labeler's current unexpired assignment in the project, if any."""
+    return (
+        Assignment.objects.filter(
+            task__project=project,
+            labeler=labeler,
+            status=Assignment.Status.ACTIVE,
+            expires_at__gt=_now(now),
+        )
+        .select_related("task")
+        .order_by("leased_at")
+        .first()
+    )
+
+
+def available_tasks(project: Project, labeler, now, *, gold: bool | None = None):
+    """Tasks with a free slot that this labeler has never held or ranked, fullest first."""
+    occupied = (
+        Assignment.objects.filter(occupying(now), task=OuterRef("pk"))
+        .order_by()
+        .values("task")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    tasks = RankingTask.objects.filter(project=project, source__in=SERVED_SOURCES)
+    if gold is not None:
+        tasks = tasks.filter(is_gold=gold)
+    return (
+        tasks.exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
+        .exclude(pk__in=Ranking.objects.filter(labeler=labeler).values("task_id"))
+        .annotate(occupied=Coalesce(Subquery(occupied), Value(0)))
+        .filter(occupied__lt=F("overlap"))
+        .order_by("-occupied", "pk")
+    )
+
+
+def _claim(project, labeler, now, *, gold: bool):
+    """Lock and take one slot of an eligible task, or None. Runs inside a transaction."""
+    rejected = []
+    while True:
+        candidate = (
+            available_tasks(project, labeler, now, gold=gold)
+            .exclude(pk__in=rejected)
+            .select_for_update(skip_locked=True, of=("self",), no_key=True)
+            .first()
+        )
+        if candidate is None:
+            return None
+        # Re-count under the lock: the candidate query's snapshot may predate a commit by
+        # the transaction that held this row a moment ago.
+        if occupied_slots(candidate.pk, now) >= candidate.overlap:
+            rejected.append(candidate.pk)
+            continue
+        return Assignment.objects.create(
+            task=candidate,
+            labeler=labeler,
+            leased_at=now,
+            expires_at=now + timedelta(minutes=project.lease_minutes),
+        )
+
+
+def next_assignment(
+    project: Project, labeler, *, now=None, rng=None, only_gold=False
+) -> Assignment | None:
+    """The labeler's active assignment, else a new one, else None when the queue is empty.
+
+    ``only_gold`` serves gold tasks only (a qualification/screening set), whatever the rate.
+    """
+    now = _now(now)
+    if not roles.has_role(labeler, project, "labeler"):
+        raise NotAMember(f"project: {labeler} is not a member of {project.slug}")
+    current = active_assignment(project, labeler, now=now)
+    if current is not None:
+        return current
+    # Screening (screening.py): until qualified, a labeler gets only the qualification set.
+    only_gold = only_gold or not screening.is_qualified(project, labeler)
+    want_gold = only_gold or (rng or random).random() < project.gold_rate
+    with transaction.atomic():
+        # Serialise one labeler's own concurrent requests (two tabs, a retried request), so
+        # they never end up holding two tasks at once.
+        get_user_model().objects.select_for_update(no_key=True).filter(pk=labeler.pk).first()
+        current = active_assignment(project, labeler, now=now)
+        if current is not None:
+            return current
+        assignment = None
+        if want_gold:
+            assignment = _claim(project, labeler, now, gold=True)
+        if assignment is None and not only_gold:
+            assignment = _claim(project, labeler, now, gold=False)
+        return assignment
+
+
+def queue_size(project: Project, labeler, *, now=None) -> int:
+    """How many tasks this labeler could still be given (normal tasks; gold stays hidden).
+
+    A labeler still in screening is only served the qualification set, so that is counted.
+    """
+    screening_only = not screening.is_qualified(project, labeler)
+    return available_tasks(project, labeler, _now(now), gold=screening_only).count()
+
+
+def _locked(assignment: Assignment, labeler) -> Assignment:
+    if assignment.labeler_id != labeler.pk:
+        raise SubmissionError("assignment: this task is assigned to another labeler")
+    return (
+        Assignment.objects.select_for_update()
+        .select_related("task", "task__project")
+        .get(pk=assignment.pk)
+    )
+
+
+def submit_ranking(
+    assignment: Assignment,
+    labeler,
+    items: list[ItemInput],
+    *,
+    submission_key: str = "",
+    comment: str = "",
+    seconds_spent: float = 0.0,
+    all_unacceptable: bool = False,
+    now=None,
+    require_likert: bool = True,
+) -> Ranking:
+    """Record the labeler's ranking of an assigned task; safe to retry.
+
+    ``items`` are in the task's canonical position order. A retried POST (same
+    ``submission_key``) or a second submit of the same assignment returns the ranking
+    already recorded instead of writing another.
+    """
+    now = _now(now)
+    if len(submission_key) > 64:
+        raise SubmissionError("submission_key: at most 64 characters")
+    if submission_key:
+        earlier = Ranking.objects.filter(labeler=labeler, submission_key=submission_key).first()
+        if earlier is not None:
+            if earlier.assignment_id != assignment.pk:
+                raise SubmissionError("submission_key: already used for another task")
+            return earlier
+    try:
+        seconds_spent = float(seconds_spent)
+    except (TypeError, ValueError):
+        raise SubmissionError("seconds_spent: must be a number") from None
+    if not seconds_spent >= 0:  # also refuses NaN
+        raise SubmissionError("seconds_spent: must not be negative")
+    with transaction.atomic():
+        locked = _locked(assignment, labeler)
+        task = locked.task
+        project = task.project
+        if locked.status == Assignment.Status.SUBMITTED:
+            return Ranking.objects.get(assignment=locked)
+        if locked.status == Assignment.Status.SKIPPED:
+            raise SubmissionError("assignment: you skipped this task, so it cannot be submitted")
+        if not roles.has_role(labeler, project, "labeler"):
+            raise SubmissionError("assignment: you are no longer a member of this project")
+        lease_over = locked.status == Assignment.Status.EXPIRED or locked.expires_at <= now
+        if lease_over:
+            # A late submission is still welcome if nobody took the slot meanwhile.
+            RankingTask.objects.select_for_update(no_key=True).filter(pk=task.pk).first()
+            if occupied_slots(task.pk, now, exclude_assignment=locked.pk) >= task.overlap:
+                raise SubmissionError(
+                    "assignment: your lease on this task expired at "
+                    f"{timezone.localtime(locked.expires_at):%H:%M} and another labeler has "
+                    "taken the slot, so this ranking was not recorded"
+                )
+        elapsed = (now - locked.leased_at).total_seconds()
+        if project.min_seconds_per_task and elapsed < project.min_seconds_per_task:
+            raise SubmissionError(
+                f"seconds_spent: this project asks for at least {project.min_seconds_per_task} "
+                f"seconds per task and you submitted after {elapsed:.0f}; your draft is kept, "
+                "take another look and submit again"
+            )
+        try:
+            ranking = record_ranking(
+                task,
+                labeler,
+                items,
+                assignment=locked,
+                comment=comment,
+                # The client's timer counts visible time; it cannot exceed the lease's age.
+                seconds_spent=min(seconds_spent, max(elapsed, 0.0)),
+                all_unacceptable=all_unacceptable,
+                submission_key=submission_key,
+                require_likert=require_likert,
+            )
+        except RankingError as exc:
+            raise SubmissionError(str(exc)) from exc
+        except IntegrityError as exc:
+            # Only a concurrent request with the same key gets here (the row lock above
+            # serialises submits of one assignment).
+            raise SubmissionError("submission_key: already used for another task") from exc
+        locked.status = Assignment.Status.SUBMITTED
+        locked.finished_at = now
+        locked.draft = None
+        locked.save(update_fields=["status", "finished_at", "draft"])
+    assignment.refresh_from_db()
+    return ranking
+
+
+def skip_assignment(assignment: Assignment, labeler, reason: str, *, now=None) -> Assignment:
+    """Give the slot back with a reason; the labeler never gets this task again."""
+    now = _now(now)
+    reason = (reason or "").strip()
+    if not reason:
+        raise SubmissionError("reason: say why you skip this task")
+    if len(reason) > MAX_SKIP_REASON_CHARS:
+        raise SubmissionError(f"reason: at most {MAX_SKIP_REASON_CHARS} characters")
+    with transaction.atomic():
+        locked = _locked(assignment, labeler)
+        if locked.status == Assignment.Status.SKIPPED:
+            return locked
+        if locked.status == Assignment.Status.SUBMITTED:
+            raise SubmissionError("assignment: already submitted, so it cannot be skipped")
+        locked.status = Assignment.Status.SKIPPED
+        locked.skip_reason = reason
+        locked.finished_at = now
+        locked.draft = None
+        locked.save(update_fields=["status", "skip_reason", "finished_at", "draft"])
+    assignment.refresh_from_db()
+    return locked
+
+
+def save_draft(assignment: Assignment, labeler, draft: dict):
+    """Keep the page's unsaved state on the server; only the holder of an open assignment."""
+    import json
+
+    if assignment.labeler_id != labeler.pk:
+        raise SubmissionError("assignment: this task is assigned to another labeler")
+    if not isinstance(draft, dict):
+        raise SubmissionError("draft: must be an object")
+    if len(json.dumps(draft)) > MAX_DRAFT_CHARS:
+        raise SubmissionError(f"draft: larger than {MAX_DRAFT_CHARS} characters")
+    updated = Assignment.objects.filter(
+        pk=assignment.pk,
+        labeler=labeler,
+        status__in=[Assignment.Status.ACTIVE, Assignment.Status.EXPIRED],
+    ).update(draft=draft)
+    if not updated:
+        raise SubmissionError("assignment: already submitted or skipped")
+    assignment.draft = draft
+
+
+def expire_leases(now=None) -> int:
+    """Mark every active assignment past its lease expired; returns how many."""
+    now = _now(now)
+    return Assignment.objects.filter(status=Assignment.Status.ACTIVE, expires_at__lte=now).update(
+        status=Assignment.Status.EXPIRED, finished_at=now
+    )

@@ -1,0 +1,203 @@
+"""PPO on the tiny model: reward goes up, β restrains the drift, PPO-ptx keeps pretraining loss.
+
+The fixture runs the real pipeline in small: SFT on demonstrations that use the marker word 0-2
+times (so the policy can say it), a reward model trained on rankings where more markers = better,
+then PPO from the SFT model against that reward model.
+"""
+
+import random
+
+import pytest
+import torch
+
+from training.engine.base_model import load_causal_lm, load_tokenizer
+from training.engine.losses import masked_cross_entropy
+from training.engine.ppo import (
+    PPOConfig,
+    encode_pretrain,
+    pretrain_batch,
+    response_mask,
+    train_ppo,
+)
+from training.engine.reward import RewardConfig, train_reward
+from training.engine.sft import SFTConfig, train_sft
+from training.engine.synthetic import (
+    prompt_for,
+    synthetic_demonstrations,
+    synthetic_rankings,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The tiny model's ops are too small to split across threads: one thread is faster (and on
+    a shared CPU two threads mostly spin-wait on each other; measured 30x slower there)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+PRETRAIN = [
+    "The committee approved the new budget after a long debate.",
+    "Mountains in the north receive heavy snow every winter.",
+    "She opened the window and listened to the rain.",
+    "Engineers tested the bridge before it opened to traffic.",
+]
+
+
+def test_response_mask_stops_after_first_eos():
+    eos = 7
+    responses = torch.tensor([[1, 7, 3, 7], [1, 2, 3, 4], [7, 1, 1, 1]])
+    assert response_mask(responses, eos).tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tiny_model_path, tmp_path_factory):
+    root = tmp_path_factory.mktemp("ppo")
+    train_sft(
+        SFTConfig(
+            model=str(tiny_model_path),
+            output_dir=str(root / "sft"),
+            learning_rate=1e-2,
+            epochs=1,
+            max_steps=40,
+            batch_size=16,
+            max_length=48,
+            warmup_ratio=0.05,
+        ),
+        synthetic_demonstrations(640, seed=5, max_markers=2),
+    )
+    rm = train_reward(
+        RewardConfig(
+            model=str(tiny_model_path),
+            output_dir=str(root / "rm"),
+            lr=1e-3,
+            warmup_steps=3,
+            max_length=64,
+        ),
+        synthetic_rankings(160, 4, seed=0),
+        synthetic_rankings(40, 4, seed=1),
+    )
+    assert rm["metrics"]["eval/accuracy"] >= 0.9
+    rng = random.Random(0)
+    return {
+        "root": root,
+        "sft": str(root / "sft"),
+        "rm": str(root / "rm"),
+        "prompts": [prompt_for(rng) for _ in range(64)],
+    }
+
+
+def ppo_config(pipeline, name, **kw):
+    base = dict(
+        policy=pipeline["sft"],
+        reward_model=pipeline["rm"],
+        output_dir=str(pipeline["root"] / name),
+        steps=8,
+        rollouts_per_step=16,
+        mini_batch_size=8,
+        ppo_epochs=4,
+        response_length=8,
+        lr=5e-4,
+        kl_coef=0.1,
+        seed=0,
+    )
+    return PPOConfig(**(base | kw))
+
+
+def run(config, prompts, pretrain=None):
+    history = []
+    result = train_ppo(config, prompts, pretrain, callback=lambda s, t, m: history.append(m))
+    return result, history
+
+
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+@pytest.fixture(scope="module")
+def with_kl(pipeline):
+    return run(ppo_config(pipeline, "ppo_kl"), pipeline["prompts"])
+
+
+@pytest.mark.training
+def test_ppo_raises_reward_with_bounded_kl(with_kl):
+    result, history = with_kl
+    assert len(history) == 8
+    for key in (
+        "objective/kl",
+        "objective/rlhf_reward",
+        "objective/scores",
+        "objective/entropy",
+        "policy/clipfrac",
+        "policy/approxkl",
+        "val/value_loss",
+        "response/mean_length",
+    ):
+        assert key in history[-1] and history[-1][key] == history[-1][key]  # present, not NaN
+    before = mean([m["objective/scores"] for m in history[:2]])
+    after = mean([m["objective/scores"] for m in history[-3:]])
+    assert after > before + 0.5, (before, after)
+    # β = 0.1 lets the policy move (~1 nat/token at most here) but not run away
+    assert max(m["objective/kl"] for m in history) < 10.0
+    # the saved policy is an ordinary causal LM folder
+    assert load_causal_lm(result["output_dir"]) is not None
+
+
+@pytest.mark.training
+def test_kl_penalty_restrains_drift(pipeline):
+    # β = 1 against β = 0 from the same start, same seeds: the penalty holds the policy near SFT
+    _, penalised = run(ppo_config(pipeline, "ppo_beta1", kl_coef=1.0), pipeline["prompts"])
+    _, free = run(ppo_config(pipeline, "ppo_free", kl_coef=0.0), pipeline["prompts"])
+    kl_free = mean([m["objective/kl"] for m in free[-3:]])
+    kl_penalised = mean([m["objective/kl"] for m in penalised[-3:]])
+    assert kl_free > 2 * kl_penalised, (kl_free, kl_penalised)
+    assert all(m["objective/rlhf_reward"] == m["objective/scores"] for m in free)  # β = 0
+
+
+def pretrain_loss(model_dir, texts):
+    tokenizer = load_tokenizer(model_dir)
+    model = load_causal_lm(model_dir).eval()
+    batch = pretrain_batch(encode_pretrain(tokenizer, texts, 64), tokenizer.pad_token_id)
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return masked_cross_entropy(logits, batch["labels"]).item()
+
+
+@pytest.mark.training
+def test_ptx_keeps_pretraining_loss_lower(pipeline, with_kl):
+    result_plain, _ = with_kl
+    result_ptx, history = run(
+        ppo_config(pipeline, "ppo_ptx", ptx_coef=1.0, ptx_batch_size=4),
+        pipeline["prompts"],
+        PRETRAIN,
+    )
+    assert "ptx/loss" in history[-1]
+    plain = pretrain_loss(result_plain["output_dir"], PRETRAIN)
+    ptx = pretrain_loss(result_ptx["output_dir"], PRETRAIN)
+    sft = pretrain_loss(pipeline["sft"], PRETRAIN)
+    assert ptx < plain - 0.5, (sft, plain, ptx)
+    assert ptx < sft
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.training
+def test_ppo_resume(pipeline):
+    config = ppo_config(
+        pipeline, "ppo_resume", steps=3, save_every=1, rollouts_per_step=8, ppo_epochs=1
+    )
+    seen = []
+
+    def die_at_2(step, total, metrics):
+        seen.append(step)
+        if step == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_ppo(config, pipeline["prompts"], callback=die_at_2)
+    train_ppo(config, pipeline["prompts"], callback=lambda s, t, m: seen.append(s))
+    assert seen == [1, 2, 3]  # step 2 was checkpointed before the kill: only step 3 is left

@@ -1,0 +1,422 @@
+"""PPO against a frozen reward model, with a KL penalty to the SFT model (InstructGPT §3.5).
+
+    python -m training.engine.ppo --policy var/artifacts/sft --reward_model var/artifacts/rm \
+        --prompts prompts.jsonl [--pretrain corpus.jsonl] [--config ppo.json] [--key value ...]
+
+Four models: the policy (starts as the SFT model, trained), the reference (the SFT model,
+frozen), the value model (starts as the reward model, trained; one value per token) and the
+reward model (frozen). Each step:
+
+1. rollout: sample one response per prompt from the policy;
+2. score: the reward model's score r(x, y) (+ its normalising bias, − a penalty when the
+   response never ended); per-token reward  R_t = −β·(log π(y_t) − log π_ref(y_t)), plus r(x, y)
+   on the last token;
+3. GAE (γ, λ) on those rewards with the value model's values; whiten the advantages;
+4. `ppo_epochs` passes over the batch in mini-batches: clipped surrogate + vf_coef·clipped value
+   loss, and, for PPO-ptx, + γ_ptx·(LM loss on pretraining texts);
+5. adapt β when `adaptive_kl` (Ziegler et al.).
+
+Metric names follow TRL's PPOTrainer.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training.engine.base_model import load_causal_lm, load_tokenizer, resolve_model
+from training.engine.checkpointing import has_state, load_model_weights, load_state, save_state
+from training.engine.config import config_to_dict, parse_cli
+from training.engine.data import prompt_to_messages, read_rows, render_prompt
+from training.engine.losses import (
+    AdaptiveKLController,
+    FixedKLController,
+    clipped_surrogate_loss,
+    clipped_value_loss,
+    entropy_from_logits,
+    gae,
+    masked_cross_entropy,
+    masked_mean,
+    token_logprobs,
+    whiten,
+)
+from training.engine.reward import fused_ok, load_reward_model, pick_device, reward_bias
+from training.engine.reward_packing import reward_parts
+
+Callback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class PPOConfig:
+    policy: str = "tiny"  # SFT checkpoint: the starting policy and the frozen reference
+    reward_model: str = ""  # folder written by train_reward; also the value model's start
+    output_dir: str = "var/artifacts/ppo"  # final policy here; resumable state in output_dir/state
+    steps: int = 100  # PPO steps (one rollout batch each)
+    rollouts_per_step: int = 16  # prompts sampled per step, one response each
+    mini_batch_size: int = 8  # rollouts per gradient step
+    ppo_epochs: int = 4  # passes over each rollout batch
+    lr: float = 1e-5  # one AdamW over policy and value model
+    max_grad_norm: float = 1.0
+    kl_coef: float = 0.02  # β: InstructGPT's value
+    adaptive_kl: bool = False  # adapt β towards kl_target (Ziegler et al., 2019)
+    kl_target: float = 6.0  # nats per response
+    kl_horizon: int = 10000  # rollouts over which β moves by at most ~20%
+    gamma: float = 1.0  # no discounting within a response
+    lam: float = 0.95  # GAE λ
+    cliprange: float = 0.2  # ε of the clipped surrogate
+    cliprange_value: float = 0.2  # clip of the value update
+    vf_coef: float = 0.1  # weight of the value loss
+    whiten_advantages: bool = True  # zero mean, unit variance per batch
+    whiten_rewards: bool = False  # scale per-token rewards to unit variance per batch
+    response_length: int = 64  # max new tokens per rollout
+    temperature: float = 1.0  # sampling temperature (log-probs use the same)
+    max_prompt_length: int = 256  # prompts keep their last tokens
+    missing_eos_penalty: float = 0.0  # subtracted from the score of a response that never ended
+    ptx_coef: float = 27.8  # γ_ptx of PPO-ptx, used only when pretraining texts are given
+    ptx_batch_size: int = 8  # pretraining texts per mini-batch
+    ptx_max_length: int = 256
+    seed: int = 0
+    save_every: int = 0  # steps between resumable checkpoints; 0 = never
+    device: str = ""  # "" = cuda when available, else cpu
+
+
+def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-padded ids and attention mask (generation appends on the right)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, width - len(s) :] = torch.tensor(s)
+        mask[i, width - len(s) :] = 1
+    return ids, mask
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that skip left padding, as generate() uses (Llama's default does not)."""
+    return (mask.cumsum(1) - 1).clamp(min=0)
+
+
+def response_mask(responses: torch.Tensor, eos_id: int | None) -> torch.Tensor:
+    """1 up to and including the first EOS of each response, 0 after it."""
+    if eos_id is None:
+        return torch.ones_like(responses)
+    is_eos = (responses == eos_id).long()
+    after_eos = (is_eos.cumsum(1) - is_eos) > 0
+    return (~after_eos).long()
+
+
+def policy_forward(model, ids, mask, n_prompt: int, temperature: float):
+    """Logits for the response positions: position t predicts token t + 1."""
+    # only the positions that predict response tokens go through the (vocab-sized) LM head
+    n_response = ids.size(1) - n_prompt
+    logits = model(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=positions(mask),
+        logits_to_keep=n_response + 1,
+    ).logits
+    return logits[:, :-1].float() / temperature
+
+
+def value_forward(value_model, ids, mask, n_prompt: int) -> torch.Tensor:
+    """One value per response token: the value of the state before that token is sampled."""
+    backbone, head = reward_parts(value_model)
+    hidden = backbone(
+        input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False
+    ).last_hidden_state
+    return head(hidden[:, n_prompt - 1 : -1]).squeeze(-1).float()
+
+
+@torch.no_grad()
+def reward_scores(reward_model, ids, mask, last: torch.Tensor) -> torch.Tensor:
+    """Reward model score read at each sequence's last response token (index `last`)."""
+    backbone, head = reward_parts(reward_model)
+    hidden = backbone(
+        input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False
+    ).last_hidden_state
+    picked = hidden[torch.arange(ids.size(0), device=ids.device), last]
+    return head(picked).squeeze(-1).float() + reward_bias(reward_model)
+
+
+class PolicyAndValue:
+    """What a resumable checkpoint saves: the policy at the top of the folder (so checkpointing's
+    loader restores it), the value model in `value/`."""
+
+    def __init__(self, policy, value):
+        self.policy, self.value = policy, value
+
+    def save_pretrained(self, folder, **kwargs):
+        self.policy.save_pretrained(folder, **kwargs)
+        self.value.save_pretrained(Path(folder) / "value", **kwargs)
+
+
+def restore(state_dir: Path, policy, value, optimizer) -> tuple[int, dict]:
+    step, extra = load_state(state_dir, model=policy, optimizer=optimizer)
+    # load_state falls back to the moved-aside copy when a kill fell between its renames
+    for folder in (state_dir, state_dir.with_name(f".{state_dir.name}.old")):
+        if (folder / "state.json").exists():
+            load_model_weights(value, folder / "model" / "value")
+            break
+    return step, extra
+
+
+def encode_pretrain(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    return [
+        (tokenizer(t, add_special_tokens=False).input_ids + eos)[:max_length]
+        for t in texts
+        if t.strip()
+    ]
+
+
+def pretrain_batch(seqs: list[list[int]], pad_id: int) -> dict[str, torch.Tensor]:
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(seqs), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)], labels[i, : len(s)], mask[i, : len(s)] = (
+            torch.tensor(s),
+            torch.tensor(s),
+            1,
+        )
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def train_ppo(
+    config: PPOConfig,
+    prompts: list,
+    pretrain_texts: list[str] | None = None,
+    callback: Callback | None = None,
+) -> dict[str, Any]:
+    """Optimise the policy on `prompts` (text or message lists); return final metrics + folder.
+
+    pretrain_texts turns on PPO-ptx (γ_ptx = config.ptx_coef). Re-running with the same
+    output_dir after a crash resumes from the last checkpoint (when save_every > 0).
+    """
+    if not config.reward_model:
+        raise ValueError("PPOConfig.reward_model is required (a folder written by train_reward)")
+    if config.rollouts_per_step % config.mini_batch_size:
+        raise ValueError("rollouts_per_step must be a multiple of mini_batch_size")
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    out = Path(config.output_dir)
+    state_dir = out / "state"
+
+    tokenizer = load_tokenizer(resolve_model(config.policy))
+    pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
+    policy = load_causal_lm(config.policy).to(device)
+    ref = load_causal_lm(config.policy).to(device).eval().requires_grad_(False)
+    value_model = load_reward_model(config.reward_model).to(device)
+    reward_model = load_reward_model(config.reward_model).to(device).eval().requires_grad_(False)
+    # dropout would make the old and new log-probs of the same tokens differ by noise
+    for m in (policy, value_model):
+        m.config.attention_dropout = 0.0
+    params = [
+        p for p in list(policy.parameters()) + list(value_model.parameters()) if p.requires_grad
+    ]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, eps=1e-5, fused=fused_ok(params))
+    if config.adaptive_kl:
+        kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+    else:
+        kl_ctl = FixedKLController(config.kl_coef)
+
+    encoded_prompts = [
+        tokenizer(
+            render_prompt(tokenizer, prompt_to_messages(p)), add_special_tokens=False
+        ).input_ids[-config.max_prompt_length :]
+        for p in prompts
+    ]
+    ptx = encode_pretrain(tokenizer, pretrain_texts or [], config.ptx_max_length)
+
+    start = 0
+    if config.save_every and has_state(state_dir):
+        start, extra = restore(state_dir, policy, value_model, optimizer)
+        kl_ctl.value = extra.get("kl_coef", kl_ctl.value)
+
+    B, mb = config.rollouts_per_step, config.mini_batch_size
+    metrics: dict[str, float] = {}
+    for step in range(start, config.steps):
+        t0 = time.perf_counter()
+        # the step's prompts and pretraining texts depend on (seed, step) only: resumable
+        rng = random.Random(config.seed * 100003 + step)
+        batch_prompts = [encoded_prompts[rng.randrange(len(encoded_prompts))] for _ in range(B)]
+
+        # 1. rollout ---------------------------------------------------------------------
+        query, query_mask = left_pad(batch_prompts, pad_id)
+        query, query_mask = query.to(device), query_mask.to(device)
+        P = query.size(1)
+        policy.eval()
+        with torch.no_grad():
+            generated = policy.generate(
+                input_ids=query,
+                attention_mask=query_mask,
+                do_sample=True,
+                temperature=config.temperature,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=config.response_length,
+                pad_token_id=pad_id,
+                eos_token_id=eos_id,
+            )
+        responses = generated[:, P:]
+        resp_mask = response_mask(responses, eos_id)
+        responses = responses.masked_fill(resp_mask == 0, pad_id)
+        ids = torch.cat([query, responses], 1)
+        mask = torch.cat([query_mask, resp_mask], 1)
+        lengths = resp_mask.sum(1)
+        ended = ((responses == eos_id) & (resp_mask == 1)).any(1)
+
+        # 2. log-probs, values, scores, per-token rewards ----------------------------------
+        with torch.no_grad():
+            logits = policy_forward(policy, ids, mask, P, config.temperature)
+            old_logprobs = token_logprobs(logits, responses)
+            entropy = masked_mean(entropy_from_logits(logits), resp_mask, dim=1)
+            del logits
+            ref_logprobs = token_logprobs(
+                policy_forward(ref, ids, mask, P, config.temperature), responses
+            )
+            old_values = value_forward(value_model, ids, mask, P)
+            scores = reward_scores(reward_model, ids, mask, P + lengths - 1)
+            if config.missing_eos_penalty:
+                scores = scores - config.missing_eos_penalty * (~ended).float()
+            kl = (old_logprobs - ref_logprobs) * resp_mask  # k1 per token
+            beta = kl_ctl.value
+            rewards = -beta * kl
+            rows = torch.arange(B, device=device)
+            rewards[rows, lengths - 1] += scores
+            if config.whiten_rewards:
+                rewards = whiten(rewards, resp_mask, shift_mean=False)
+            advantages, returns = gae(rewards, old_values, resp_mask, config.gamma, config.lam)
+            if config.whiten_advantages:
+                advantages = whiten(advantages, resp_mask)
+
+        # 3. PPO epochs over mini-batches ------------------------------------------------
+        policy.train()
+        value_model.train()
+        stats: dict[str, list[float]] = {
+            k: [] for k in ("clipfrac", "approxkl", "pg_loss", "value_loss", "vf_clipfrac", "ptx")
+        }
+        for _ in range(config.ppo_epochs):
+            order = torch.randperm(B, device=device)
+            for i in range(0, B, mb):
+                idx = order[i : i + mb]
+                m = resp_mask[idx]
+                new_logits = policy_forward(policy, ids[idx], mask[idx], P, config.temperature)
+                new_logprobs = token_logprobs(new_logits, responses[idx])
+                del new_logits
+                pg_loss, clipfrac, approxkl = clipped_surrogate_loss(
+                    new_logprobs, old_logprobs[idx], advantages[idx], m, config.cliprange
+                )
+                new_values = value_forward(value_model, ids[idx], mask[idx], P)
+                vf_loss, vf_clipfrac = clipped_value_loss(
+                    new_values, old_values[idx], returns[idx], m, config.cliprange_value
+                )
+                loss = pg_loss + config.vf_coef * vf_loss
+                if ptx:
+                    texts = [ptx[rng.randrange(len(ptx))] for _ in range(config.ptx_batch_size)]
+                    pb = {k: v.to(device) for k, v in pretrain_batch(texts, pad_id).items()}
+                    lm_logits = policy(
+                        input_ids=pb["input_ids"], attention_mask=pb["attention_mask"]
+                    ).logits
+                    ptx_loss = masked_cross_entropy(lm_logits, pb["labels"])
+                    loss = loss + config.ptx_coef * ptx_loss
+                    stats["ptx"].append(ptx_loss.item())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                optimizer.step()
+                stats["clipfrac"].append(clipfrac.item())
+                stats["approxkl"].append(approxkl.item())
+                stats["pg_loss"].append(pg_loss.item())
+                stats["value_loss"].append(vf_loss.item())
+                stats["vf_clipfrac"].append(vf_clipfrac.item())
+
+        # 4. β update, metrics, checkpoint ----------------------------------------------
+        mean_kl = kl.sum(1).mean().item()
+        kl_ctl.update(mean_kl, B)
+        non_score = (-beta * kl).sum(1).mean().item()
+
+        def avg(xs: list[float]) -> float:
+            return sum(xs) / len(xs) if xs else 0.0
+
+        metrics = {
+            "objective/kl": mean_kl,
+            "objective/scores": scores.mean().item(),
+            "objective/non_score_reward": non_score,
+            "objective/rlhf_reward": scores.mean().item() + non_score,
+            "objective/entropy": entropy.mean().item(),
+            "objective/kl_coef": beta,
+            "policy/clipfrac": avg(stats["clipfrac"]),
+            "policy/approxkl": avg(stats["approxkl"]),
+            "loss/policy": avg(stats["pg_loss"]),
+            "val/value_loss": avg(stats["value_loss"]),
+            "val/clipfrac": avg(stats["vf_clipfrac"]),
+            "response/mean_length": lengths.float().mean().item(),
+            "response/ended_frac": ended.float().mean().item(),
+            "time/step_s": time.perf_counter() - t0,
+        }
+        if ptx:
+            metrics["ptx/loss"] = avg(stats["ptx"])
+        done = step + 1
+        if config.save_every and done % config.save_every == 0 and done < config.steps:
+            save_state(
+                state_dir,
+                model=PolicyAndValue(policy, value_model),
+                optimizer=optimizer,
+                step=done,
+                extra={"kl_coef": kl_ctl.value},
+            )
+        if callback is not None:
+            callback(done, config.steps, metrics)
+
+    policy.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    meta = {"metrics": metrics, "config": config_to_dict(config)}
+    (out / "ppo.json").write_text(json.dumps(meta, indent=2))
+    # the finished policy supersedes the resumable state; a rerun then starts afresh
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return {"output_dir": str(out), "steps": config.steps, "metrics": metrics}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # data paths are not hyper-parameters: take them off before parsing the config
+    paths: dict[str, str | None] = {"prompts": None, "pretrain": None}
+    rest, i = [], 0
+    while i < len(argv):
+        key = argv[i][2:].split("=", 1)[0] if argv[i].startswith("--") else ""
+        if key in paths:
+            paths[key] = argv[i].split("=", 1)[1] if "=" in argv[i] else argv[(i := i + 1)]
+        else:
+            rest.append(argv[i])
+        i += 1
+    config = parse_cli(PPOConfig, rest)
+    if not paths["prompts"]:
+        raise SystemExit(
+            "usage: python -m training.engine.ppo --prompts rows.jsonl "
+            "[--pretrain texts.jsonl] [--config ppo.json] [--key value ...]"
+        )
+    rows = read_rows(paths["prompts"])
+    prompts = [r if isinstance(r, (str, list)) else r["prompt"] for r in rows]
+    pretrain = None
+    if paths["pretrain"]:
+        pretrain = [r if isinstance(r, str) else r["text"] for r in read_rows(paths["pretrain"])]
+
+    def log(step: int, total: int, metrics: dict[str, float]) -> None:
+        print(f"step {step}/{total} " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
+
+    print(json.dumps(train_ppo(config, prompts, pretrain, callback=log), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+"""Reward model training (InstructGPT §3.5): K-way Bradley–Terry on ranked responses.
+
+    python -m training.engine.reward --config rm.json --model var/artifacts/sft \
+        --train rankings.jsonl [--eval held_out.jsonl] [--demonstrations demos.jsonl]
+
+The reward model is the SFT model with its unembedding replaced by a scalar head read at the
+last token of the response. It is saved as an ordinary `LlamaForSequenceClassification`
+(`AutoModelForSequenceClassification`, num_labels=1) folder, so transformers and TRL load it as
+is. The InstructGPT normalisation (mean reward of the demonstrations = 0) is a constant offset;
+Llama's classification head has no bias, so the offset is stored as `reward_bias` in the
+folder's config.json and added by `score` and by PPO. Loading the folder elsewhere gives the raw
+score, which differs by that constant only (pairwise comparisons are unaffected).
+
+Each ranking of K is ONE batch element: its K responses are forwarded once (with `share_prompt`,
+the prompt once too) and the loss is the mean of -log σ(r_w − r_l) over its strictly ordered
+pairs; the batch loss is the mean over rankings. Training is one epoch by default: the paper
+found the RM overfits after one pass over rankings whose pairs are highly correlated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from training.engine.base_model import LoraSettings, load_tokenizer, resolve_model
+from training.engine.checkpointing import has_state, load_state, save_state
+from training.engine.config import config_to_dict, parse_cli
+from training.engine.data import demonstration_to_messages
+from training.engine.losses import kway_bradley_terry_loss_batched, pairwise_accuracy_counts
+from training.engine.reward_packing import (
+    EncodedRanking,
+    build_batch,
+    encode_ranking,
+    forward_rewards,
+)
+
+Callback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class RewardConfig:
+    model: str = "tiny"  # the SFT checkpoint the reward model starts from (folder or known name)
+    output_dir: str = "var/artifacts/rm"  # final model here; resumable state in output_dir/state
+    lr: float = 9e-6  # InstructGPT's 6B RM learning rate; tiny models want ~1e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1  # cosine decay to 10% of lr, as in the paper
+    max_grad_norm: float = 1.0
+    epochs: int = 1  # InstructGPT: one epoch (more overfits the correlated pairs)
+    rankings_per_batch: int = 8  # rankings (not pairs) per optimizer step; the paper used 64
+    max_length: int = 512  # prompt + one response, in tokens
+    seed: int = 0
+    lora: bool = (
+        False  # train LoRA adapters (+ the new head) instead of all weights; merged on save
+    )
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: LoraSettings().target_modules)
+    packing: bool = True  # one row per ranking, no pad tokens inside it
+    share_prompt: bool = True  # encode the prompt once for all K responses (implies packing)
+    save_every: int = 0  # optimizer steps between resumable checkpoints; 0 = never
+    eval_every: int = 0  # steps between evaluations on eval_rows; 0 = only at the end
+    eval_batch_size: int = 16  # rankings per forward pass when evaluating / scoring
+    normalise_samples: int = 512  # responses used to centre rewards when no demonstrations given
+    dtype: str = "float32"  # weights' dtype during training
+    device: str = ""  # "" = cuda when available, else cpu
+
+    @property
+    def layout(self) -> str:
+        if self.share_prompt:
+            return "shared"
+        return "packed" if self.packing else "padded"
+
+
+def pick_device(name: str = "") -> torch.device:
+    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def fused_ok(params) -> bool:
+    """torch's fused AdamW takes floating-point parameters on CPU or CUDA."""
+    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+
+
+def load_reward_model(name_or_path: str | Path, *, dtype: str = "float32", lora=None):
+    """AutoModelForSequenceClassification with one output; from an SFT folder the head is new.
+
+    sdpa attention: the packed layouts need a kernel that takes a 4-D mask.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    path = resolve_model(name_or_path)
+    torch_dtype = torch.float32 if dtype in ("", "float32", "fp32") else getattr(torch, dtype)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        path, num_labels=1, torch_dtype=torch_dtype, attn_implementation="sdpa"
+    )
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = load_tokenizer(path).pad_token_id
+    if lora is not None:
+        from peft import LoraConfig, get_peft_model
+
+        # SEQ_CLS keeps the new `score` head fully trainable (modules_to_save) beside the adapters
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                task_type="SEQ_CLS",
+                r=lora.r,
+                lora_alpha=lora.alpha,
+                lora_dropout=lora.dropout,
+                target_modules=list(lora.target_modules),
+            ),
+        )
+    return model
+
+
+def reward_bias(model) -> float:
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return float(getattr(inner.config, "reward_bias", 0.0) or 0.0)
+
+
+@torch.no_grad()
+def rewards_of(model, encoded: list[EncodedRanking], layout: str, batch_size: int, pad_id: int):
+    """Raw rewards (no bias) of every ranking's responses, as a list of lists."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(encoded), batch_size):
+        chunk = encoded[i : i + batch_size]
+        batch = build_batch(chunk, layout, pad_id).to(device)
+        rewards = forward_rewards(model, batch).cpu()
+        out += [rewards[b, : len(r.response_ids)].tolist() for b, r in enumerate(chunk)]
+    model.train(was_training)
+    return out
+
+
+def accuracy_of(rewards: list[list[float]], encoded: list[EncodedRanking]) -> dict[str, float]:
+    """Pooled pairwise accuracy and mean margin r_w − r_l over all strictly ordered pairs."""
+    correct = total = 0
+    margin = 0.0
+    for r, e in zip(rewards, encoded, strict=True):
+        c, t, m = pairwise_accuracy_counts(torch.tensor(r), torch.tensor(e.ranks))
+        correct, total, margin = correct + c, total + t, margin + m
+    return {
+        "eval/accuracy": correct / max(total, 1),
+        "eval/margin": margin / max(total, 1),
+        "eval/pairs": float(total),
+    }
+
+
+def lr_at(step: int, total: int, config: RewardConfig) -> float:
+    """Linear warmup, then cosine from lr down to min_lr_ratio·lr at the last step."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = (step - config.warmup_steps) / max(total - config.warmup_steps, 1)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return config.lr * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine)
+
+
+def batch_order(n: int, epochs: int, per_batch: int, seed: int) -> list[list[int]]:
+    """Every batch of the run, fixed by the seed, so a resumed run skips exactly the done ones."""
+    batches = []
+    for epoch in range(epochs):
+        order = list(range(n))
+        random.Random(seed * 1000 + epoch).shuffle(order)
+        batches += [order[i : i + per_batch] for i in range(0, n, per_batch)]
+    return batches
+
+
+def train_reward(
+    config: RewardConfig,
+    train_rows: list[dict[str, Any]],
+    eval_rows: list[dict[str, Any]] | None = None,
+    demonstrations: list[dict[str, Any]] | None = None,
+    callback: Callback | None = None,
+) -> dict[str, Any]:
+    """Train a reward model on ranking / pair rows; return the final metrics and output_dir.
+
+    Rows: {prompt, responses[], ranks[]} (1 = best, equal = tie) or {prompt, chosen, rejected}.
+    demonstrations: {prompt, completion} rows whose mean reward is set to 0 afterwards.
+    """
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    out = Path(config.output_dir)
+    state_dir = out / "state"
+    tokenizer = load_tokenizer(resolve_model(config.model))
+    pad_id = tokenizer.pad_token_id
+    encoded = [encode_ranking(tokenizer, row, config.max_length) for row in train_rows]
+    eval_encoded = [encode_ranking(tokenizer, row, config.max_length) for row in eval_rows or []]
+
+    lora = None
+    if config.lora:
+        lora = LoraSettings(
+            config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_target_modules)
+        )
+    model = load_reward_model(config.model, dtype=config.dtype, lora=lora).to(device)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    # fused: one kernel for all parameters instead of a Python loop over them (CPU and CUDA)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.lr, weight_decay=config.weight_decay, fused=fused_ok(params)
+    )
+    batches = batch_order(len(encoded), config.epochs, config.rankings_per_batch, config.seed)
+    total = len(batches)
+
+    start = 0
+    if config.save_every and has_state(state_dir):
+        start, _ = load_state(state_dir, model=model, optimizer=optimizer)
+
+    metrics: dict[str, float] = {}
+    t0, tokens = time.perf_counter(), 0
+    for step in range(start, total):
+        lr = lr_at(step, total, config)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = build_batch([encoded[i] for i in batches[step]], config.layout, pad_id)
+        batch = batch.to(device)
+        rewards = forward_rewards(model, batch)
+        loss, _ = kway_bradley_terry_loss_batched(rewards, batch.ranks, batch.mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        optimizer.step()
+        tokens += batch.n_tokens
+
+        # training accuracy on this batch's pairs, from the rewards already computed
+        correct = pairs = 0
+        for b in range(rewards.size(0)):
+            k = int(batch.mask[b].sum())
+            c, t, _ = pairwise_accuracy_counts(rewards[b, :k].detach(), batch.ranks[b, :k])
+            correct, pairs = correct + c, pairs + t
+        metrics = {
+            "train/loss": loss.item(),
+            "train/accuracy": correct / max(pairs, 1),
+            "train/grad_norm": float(grad_norm),
+            "train/lr": lr,
+            "train/tokens_per_s": tokens / max(time.perf_counter() - t0, 1e-9),
+        }
+        done = step + 1
+        if eval_encoded and config.eval_every and done % config.eval_every == 0 and done < total:
+            r = rewards_of(model, eval_encoded, config.layout, config.eval_batch_size, pad_id)
+            metrics.update(accuracy_of(r, eval_encoded))
+        if config.save_every and done % config.save_every == 0 and done < total:
+            save_state(state_dir, model=model, optimizer=optimizer, step=done)
+        if callback is not None:
+            callback(done, total, metrics)
+
+    t_loop = time.perf_counter() - t0
+    # InstructGPT normalisation: a constant so the demonstrations' mean reward is 0
+    if demonstrations:
+        # any demonstration format SFT reads: the last assistant turn is the response
+        conversations = [demonstration_to_messages(d) for d in demonstrations]
+        centre_rows = [
+            {"prompt": c[:-1], "responses": [c[-1]["content"]], "ranks": [1]} for c in conversations
+        ]
+        centre = [encode_ranking(tokenizer, row, config.max_length) for row in centre_rows]
+    else:  # no demonstrations: centre on (a sample of) the ranked responses themselves
+        centre = encoded[: max(1, config.normalise_samples // max(len(encoded[0].ranks), 1))]
+    centre_rewards = rewards_of(model, centre, config.layout, config.eval_batch_size, pad_id)
+    flat = [x for r in centre_rewards for x in r]
+    bias = -sum(flat) / len(flat)
+
+    final = dict(metrics)
+    final["train/runtime"] = t_loop  # the optimisation loop only (no loading, no scoring)
+    if eval_encoded:
+        r = rewards_of(model, eval_encoded, config.layout, config.eval_batch_size, pad_id)
+        final.update(accuracy_of(r, eval_encoded))
+    final["reward_bias"] = bias
+    save_reward_model(model, tokenizer, out, bias, config, final)
+    # the finished model supersedes the resumable state; a rerun then starts afresh
+    shutil.rmtree(state_dir, ignore_errors=True)
+    if callback is not None and eval_encoded:
+        callback(total, total, {k: v for k, v in final.items() if k.startswith("eval/")})
+    return {"output_dir": str(out), "steps": total, "metrics": final}
+
+
+def save_reward_model(model, tokenizer, out: Path, bias: float, config, metrics) -> None:
+    """Merged (no adapters) sequence-classification folder + tokenizer + reward_model.json."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.config.reward_bias = bias
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    meta = {"reward_bias": bias, "metrics": metrics, "config": config_to_dict(config)}
+    (out / "reward_model.json").write_text(json.dumps(meta, indent=2))
+
+
+def score(
+    model_path: str | Path,
+    rows: list[dict[str, Any]],
+    *,
+    batch_size: int = 16,
+    max_length: int = 512,
+    device: str = "",
+) -> list[float]:
+    """Normalised reward (bias included) of each {prompt, completion | response} row."""
+    prompts = [r["prompt"] for r in rows]
+    responses = [r["completion"] if "completion" in r else r["response"] for r in rows]
+    return score_responses(
+        model_path, prompts, responses, batch_size=batch_size, max_length=max_length, device=device
+    )
+
+
+def score_responses(
+    model_path: str | Path,
+    prompts: list,
+    responses: list[str],
+    *,
+    batch_size: int = 16,
+    max_length: int = 512,
+    device: str = "",
+) -> list[float]:
+    """Normalised reward of each (prompt, response); prompts are text or lists of messages."""
+    tokenizer = load_tokenizer(model_path)
+    model = load_reward_model(model_path).to(pick_device(device))
+    encoded = [
+        encode_ranking(tokenizer, {"prompt": p, "responses": [r], "ranks": [1]}, max_length)
+        for p, r in zip(prompts, responses, strict=True)
+    ]
+    raw = rewards_of(model, encoded, "shared", batch_size, tokenizer.pad_token_id)
+    bias = reward_bias(model)
+    return [r[0] + bias for r in raw]
+
+
+def pairwise_accuracy(
+    model_path: str | Path,
+    rows: list[dict[str, Any]],
+    *,
+    batch_size: int = 16,
+    max_length: int = 512,
+    device: str = "",
+) -> dict[str, float]:
+    """{eval/accuracy, eval/margin, eval/pairs} of a saved reward model on ranking / pair rows."""
+    tokenizer = load_tokenizer(model_path)
+    model = load_reward_model(model_path).to(pick_device(device))
+    encoded = [encode_ranking(tokenizer, row, max_length) for row in rows]
+    raw = rewards_of(model, encoded, "shared", batch_size, tokenizer.pad_token_id)
+    return accuracy_of(raw, encoded)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+
+    from training.engine.data import read_rows
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # data paths are not training hyper-parameters: take them off before parsing the config
+    paths: dict[str, str | None] = {"train": None, "eval": None, "demonstrations": None}
+    rest = []
+    i = 0
+    while i < len(argv):
+        key = argv[i][2:].split("=", 1)[0] if argv[i].startswith("--") else ""
+        if key in paths:
+            if "=" in argv[i]:
+                paths[key] = argv[i].split("=", 1)[1]
+            else:
+                paths[key] = argv[i + 1]
+                i += 1
+        else:
+            rest.append(argv[i])
+        i += 1
+    config = parse_cli(RewardConfig, rest)
+    if not paths["train"]:
+        raise SystemExit(
+            "usage: python -m training.engine.reward --train rows.jsonl [--eval ...] "
+            "[--demonstrations ...] [--config rm.json] [--key value ...]"
+        )
+
+    def log(step: int, total: int, metrics: dict[str, float]) -> None:
+        shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        print(f"step {step}/{total} {shown}", flush=True)
+
+    result = train_reward(
+        config,
+        read_rows(paths["train"]),
+        read_rows(paths["eval"]) if paths["eval"] else None,
+        read_rows(paths["demonstrations"]) if paths["demonstrations"] else None,
+        callback=log,
+    )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

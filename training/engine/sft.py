@@ -1,0 +1,432 @@
+"""Supervised fine-tuning on demonstrations (InstructGPT step 1).
+
+    python -m training.engine.sft --model tiny --train_file demos.jsonl --eval_file val.jsonl \
+        --output_dir var/artifacts/sft-1 --epochs 2
+    accelerate launch -m training.engine.sft --config sft.json      # several GPUs, same code
+
+Cross-entropy on response tokens only (prompt tokens have label -100), AdamW, linear warmup then
+cosine decay, eval loss every epoch, a resumable checkpoint every `save_every` steps and at every
+epoch end. Optionally, as in the paper, the epoch kept is the one whose greedy answers to validation
+prompts get the highest mean score from a reward model. The result is a plain `save_pretrained`
+folder (LoRA adapters merged in) that transformers, TRL or vLLM load as is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from training.engine.base_model import LoraSettings, load_causal_lm, load_tokenizer
+from training.engine.checkpointing import load_model_weights, load_state, save_state
+from training.engine.config import config_to_dict, parse_cli
+from training.engine.data import demonstration_to_messages, read_rows, tokenize_demonstration
+from training.engine.losses import masked_cross_entropy
+
+Callback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class SFTConfig:
+    model: str = "smollm2-135m-instruct"  # base: local folder, "tiny", the demo model or a hub id
+    output_dir: str = (
+        "var/artifacts/sft"  # final model here; resumable state in output_dir/checkpoint
+    )
+    train_file: str | None = None  # CLI only: demonstrations (JSONL / Parquet / HF dataset folder)
+    eval_file: str | None = None  # CLI only: held-out demonstrations for eval/loss
+    learning_rate: float = 2e-5  # peak LR after warmup
+    epochs: int = 3  # InstructGPT ran 16 on 13k demos and picked the epoch by RM score
+    max_steps: int = 0  # stop after this many optimizer steps; 0 = the epochs decide
+    batch_size: int = 8  # sequences (or packs) per device per micro-batch
+    grad_accum: int = 1  # micro-batches per optimizer step; effective batch = this x batch x GPUs
+    max_length: int = 1024  # tokens per example (or per pack); longer examples are truncated
+    warmup_ratio: float = 0.03  # fraction of the steps with linear warmup from 0
+    lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"  # decay after warmup
+    weight_decay: float = 0.0  # AdamW decoupled weight decay
+    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    max_grad_norm: float = 1.0  # clip the global gradient norm; 0 = no clipping
+    packing: bool = False  # concatenate examples into max_length rows (see `pack`)
+    eval_every: int = 0  # also evaluate every N steps; 0 = only at each epoch end
+    save_every: int = 0  # also checkpoint every N steps; 0 = only at each epoch end
+    seed: int = 0  # model init (LoRA), data order, dropout
+    lora: bool = False  # train LoRA adapters instead of all weights (merged into the output)
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = field(default_factory=lambda: LoraSettings().target_modules)
+    gradient_checkpointing: bool = False  # recompute activations: less memory, ~30% slower
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # autocast on GPU; weights stay fp32
+    reward_model: str | None = None  # pick the epoch with the best mean reward on eval prompts
+    reward_eval_prompts: int = 64  # eval prompts answered (greedily) per epoch for that
+    reward_max_new_tokens: int = 128  # answer length for that
+
+
+# ---------------------------------------------------------------------------------------------
+# batches
+
+
+def pack(examples: list[dict[str, list[int]]], max_length: int) -> list[dict[str, list[int]]]:
+    """Greedy packing in the given order: examples are appended to a row until the next one would
+    overflow `max_length`. Each row carries position_ids that restart at 0 for every example;
+    given position_ids and no attention mask, transformers builds a block-diagonal causal mask
+    from the restarts, so examples in one row do not attend to each other (a real packing,
+    not a plain concatenation). The first label of each example is -100 so no token is
+    predicted from the previous example's last token."""
+    rows: list[dict[str, list[int]]] = []
+    current: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": []}
+    for ex in examples:
+        n = len(ex["input_ids"])
+        if current["input_ids"] and len(current["input_ids"]) + n > max_length:
+            rows.append(current)
+            current = {"input_ids": [], "labels": [], "position_ids": []}
+        current["input_ids"] += ex["input_ids"]
+        current["labels"] += [-100] + ex["labels"][1:]
+        current["position_ids"] += list(range(n))
+    if current["input_ids"]:
+        rows.append(current)
+    return rows
+
+
+def collate(items: list[dict[str, list[int]]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad to the longest item. Packed items get position_ids (padding restarts at 0, so it
+    is a separate "example" too) and no attention mask; unpacked ones get an attention mask."""
+    width = max(len(item["input_ids"]) for item in items)
+    batch: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
+    packed = "position_ids" in items[0]
+    for item in items:
+        n_pad = width - len(item["input_ids"])
+        batch["input_ids"].append(item["input_ids"] + [pad_id] * n_pad)
+        batch["labels"].append(item["labels"] + [-100] * n_pad)
+        if packed:
+            batch.setdefault("position_ids", []).append(item["position_ids"] + list(range(n_pad)))
+        else:
+            batch.setdefault("attention_mask", []).append(
+                [1] * len(item["input_ids"]) + [0] * n_pad
+            )
+    return {key: torch.tensor(value) for key, value in batch.items()}
+
+
+def epoch_micro_batches(
+    n_items: int, batch_size: int, epoch: int, seed: int, rank: int, world: int
+):
+    """This process's micro-batches (lists of item indices) for one epoch.
+
+    The order depends only on (seed, epoch), not on any RNG state, so a resumed run sees exactly
+    the batches the killed one would have. With several processes the order is padded by wrapping
+    around (as DistributedSampler does) so every process runs the same number of micro-batches
+    (DDP needs matching backward calls); one process just gets a smaller last batch."""
+    g = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(n_items, generator=g).tolist()
+    stride = batch_size * world
+    if world > 1:
+        order += order[: math.ceil(n_items / stride) * stride - n_items]
+    return [
+        order[i + rank * batch_size : i + (rank + 1) * batch_size]
+        for i in range(0, n_items, stride)
+    ]
+
+
+def lr_lambda(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = (step - warmup) / max(1, total - warmup)
+        if schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        if schedule == "linear":
+            return max(0.0, 1 - progress)
+        return 1.0
+
+    return factor
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
+
+
+@torch.no_grad()
+def eval_loss(model, batches: list[dict[str, torch.Tensor]], device) -> tuple[float, int]:
+    """(sum of response-token cross-entropy, number of response tokens) over `batches`."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for batch in batches:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        labels = batch.pop("labels")
+        logits = model(**batch, use_cache=False).logits
+        n = int((labels[:, 1:] != -100).sum())
+        total += masked_cross_entropy(logits, labels).item() * n
+        count += n
+    model.train(was_training)
+    return total, count
+
+
+def mean_reward(
+    model, tokenizer, reward_model_path: str, prompts: list, max_new_tokens: int
+) -> float:
+    """Mean reward-model score of the model's greedy answers to `prompts`."""
+    from training.engine.generate import sample_responses
+    from training.engine.reward import score_responses
+
+    answers = sample_responses(
+        model, tokenizer, prompts, k=1, temperature=0.0, max_new_tokens=max_new_tokens
+    )
+    scores = score_responses(reward_model_path, prompts, [a[0] for a in answers])
+    return float(sum(scores) / max(len(scores), 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def train_sft(
+    config: SFTConfig,
+    train_rows: list[dict[str, Any]],
+    eval_rows: list[dict[str, Any]] | None = None,
+    callback: Callback | None = None,
+) -> dict[str, Any]:
+    """Fine-tune `config.model` on `train_rows`; return final metrics and the output folder.
+
+    Re-running with the same config and output_dir after a crash continues from the last
+    checkpoint. `callback(step, total_steps, metrics)` runs after every optimizer step (after the
+    checkpoint of that step, so a callback that raises to cancel loses no finished step).
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    set_seed(config.seed)
+    out_dir = Path(config.output_dir)
+    ckpt_dir = out_dir / "checkpoint"
+    best_dir = out_dir / "best-epoch"
+
+    tokenizer = load_tokenizer(config.model)
+    lora = None
+    if config.lora:
+        lora = LoraSettings(
+            config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_target_modules)
+        )
+    model = load_causal_lm(config.model, lora=lora)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if lora is not None:
+            model.enable_input_require_grads()
+
+    # data: tokenize once; packing is decided once so every epoch sees the same rows
+    train = [tokenize_demonstration(tokenizer, row, config.max_length) for row in train_rows]
+    if config.packing:
+        g = torch.Generator().manual_seed(config.seed)
+        train = pack(
+            [train[i] for i in torch.randperm(len(train), generator=g).tolist()], config.max_length
+        )
+    evals = [tokenize_demonstration(tokenizer, row, config.max_length) for row in eval_rows or []]
+    rank, world = accelerator.process_index, accelerator.num_processes
+    eval_batches = [
+        collate(evals[i : i + config.batch_size], tokenizer.pad_token_id)
+        for i in range(rank * config.batch_size, len(evals), config.batch_size * world)
+    ]
+    reward_prompts = [demonstration_to_messages(row)[:-1] for row in (eval_rows or [])][
+        : config.reward_eval_prompts
+    ]
+    if not train:
+        raise ValueError("no training demonstrations")
+
+    micro_per_epoch = math.ceil(len(train) / (config.batch_size * world))
+    steps_per_epoch = math.ceil(micro_per_epoch / config.grad_accum)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps > 0:
+        total_steps = min(total_steps, config.max_steps)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]  # no weight decay on norms and biases
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.learning_rate,
+        betas=tuple(config.adam_betas),
+    )
+    warmup = int(config.warmup_ratio * total_steps)
+    # Not passed to accelerator.prepare: an AcceleratedScheduler steps once per process per step.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(config.lr_schedule, warmup, total_steps)
+    )
+    model, optimizer = accelerator.prepare(model, optimizer)
+    device = accelerator.device
+
+    step, state = 0, {"best_reward": None, "best_epoch": None, "eval_loss": None}
+    restored = load_state(
+        ckpt_dir, model=accelerator.unwrap_model(model), optimizer=optimizer, scheduler=scheduler
+    )
+    if restored is not None:
+        step, state = restored
+        accelerator.print(f"resumed from {ckpt_dir} at step {step}/{total_steps}")
+
+    def evaluate() -> float | None:
+        if not evals:
+            return None
+        total, count = eval_loss(model, eval_batches, device)
+        sums = accelerator.reduce(
+            torch.tensor([total, count], device=device, dtype=torch.float64), "sum"
+        )
+        return float(sums[0] / sums[1].clamp(min=1))
+
+    def checkpoint() -> None:
+        if accelerator.is_main_process:
+            save_state(
+                ckpt_dir,
+                model=accelerator.unwrap_model(model),
+                optimizer=optimizer,
+                scheduler=scheduler,
+                step=step,
+                extra=state,
+            )
+        accelerator.wait_for_everyone()
+
+    model.train()
+    metrics: dict[str, float] = {}
+    started, tokens_seen = time.perf_counter(), 0
+    while step < total_steps:
+        epoch = step // steps_per_epoch
+        micro = epoch_micro_batches(len(train), config.batch_size, epoch, config.seed, rank, world)
+        done_in_epoch = step % steps_per_epoch
+        for window_start in range(done_in_epoch * config.grad_accum, len(micro), config.grad_accum):
+            window_idx = micro[window_start : window_start + config.grad_accum]
+            window = [
+                collate([train[i] for i in idx], tokenizer.pad_token_id) for idx in window_idx
+            ]
+            window_tokens = sum(len(train[i]["input_ids"]) for idx in window_idx for i in idx)
+            tokens_seen += window_tokens
+            # each response token of the window weighs the same, however micro-batches split them
+            n_window = sum(int((b["labels"][:, 1:] != -100).sum()) for b in window)
+            t0, loss_sum = time.perf_counter(), 0.0
+            for j, batch in enumerate(window):
+                batch = {k: v.to(device) for k, v in batch.items()}
+                labels = batch.pop("labels")
+                n = int((labels[:, 1:] != -100).sum())
+                last = j == len(window) - 1
+                sync = contextlib.nullcontext() if last else accelerator.no_sync(model)
+                with sync:
+                    logits = model(**batch, use_cache=False).logits
+                    loss = masked_cross_entropy(logits, labels)
+                    accelerator.backward(loss * (n / max(n_window, 1)))
+                loss_sum += loss.item() * n
+            grad_norm = None
+            if config.max_grad_norm > 0:
+                grad_norm = accelerator.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+
+            metrics = {
+                "train/loss": float(
+                    accelerator.reduce(
+                        torch.tensor(loss_sum / max(n_window, 1), device=device), "mean"
+                    )
+                ),
+                "train/learning_rate": scheduler.get_last_lr()[0],
+                "train/epoch": step / steps_per_epoch,
+                "train/tokens_per_second": window_tokens
+                * world
+                / max(time.perf_counter() - t0, 1e-9),
+            }
+            if grad_norm is not None:
+                metrics["train/grad_norm"] = float(grad_norm)
+
+            epoch_end = step % steps_per_epoch == 0 or step == total_steps
+            if epoch_end or (config.eval_every and step % config.eval_every == 0):
+                loss_value = evaluate()
+                if loss_value is not None:
+                    metrics["eval/loss"] = state["eval_loss"] = loss_value
+            if epoch_end and config.reward_model and reward_prompts:
+                reward = mean_reward(
+                    accelerator.unwrap_model(model),
+                    tokenizer,
+                    config.reward_model,
+                    reward_prompts,
+                    config.reward_max_new_tokens,
+                )
+                metrics["eval/reward_mean"] = reward
+                if state["best_reward"] is None or reward > state["best_reward"]:
+                    state["best_reward"], state["best_epoch"] = (
+                        reward,
+                        math.ceil(step / steps_per_epoch),
+                    )
+                    if accelerator.is_main_process:
+                        _save_atomically(accelerator.unwrap_model(model), best_dir)
+            # the last step is followed by the final save_pretrained; checkpointing it too would
+            # write the weights and Adam state again just to delete them
+            if step < total_steps and (
+                epoch_end or (config.save_every and step % config.save_every == 0)
+            ):
+                checkpoint()
+            if callback is not None:
+                callback(step, total_steps, metrics)
+            if step >= total_steps:
+                break
+
+    elapsed = time.perf_counter() - started
+    final = accelerator.unwrap_model(model)
+    if (best_dir / "config.json").exists() or (best_dir / "adapter_config.json").exists():
+        load_model_weights(final, best_dir)
+    if lora is not None:
+        final = final.merge_and_unload()
+    if accelerator.is_main_process:
+        final.save_pretrained(out_dir, safe_serialization=True)
+        tokenizer.save_pretrained(out_dir)
+    result = {
+        "output_dir": str(out_dir),
+        "steps": step,
+        "total_steps": total_steps,
+        **{k: v for k, v in metrics.items() if k in ("train/loss", "train/learning_rate")},
+        "eval/loss": state["eval_loss"],
+        "train/runtime": elapsed,
+        "train/tokens_per_second": tokens_seen * world / max(elapsed, 1e-9),
+        "best_epoch": state["best_epoch"],
+        "eval/reward_mean_best": state["best_reward"],
+        "config": config_to_dict(config),
+    }
+    if accelerator.is_main_process:
+        (out_dir / "train_results.json").write_text(json.dumps(result, indent=2))
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        shutil.rmtree(best_dir, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return result
+
+
+def _save_atomically(model, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_cli(SFTConfig, argv)
+    if not config.train_file:
+        raise SystemExit("--train_file is required")
+    train_rows = read_rows(config.train_file)
+    eval_rows = read_rows(config.eval_file) if config.eval_file else None
+    result = train_sft(
+        config,
+        train_rows,
+        eval_rows,
+        callback=lambda s, t, m: print(json.dumps({"step": s, "total": t, **m}), flush=True),
+    )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""/api/v1/demonstrations/: labelers write and see their own, reviewers review."""
+
+# ruff: noqa: F811 -- pytest fixtures from tests/api_world.py are imported, then requested by name
+
+import pytest
+
+from .api_world import clients, expect, fast_passwords, statuses, world  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/demonstrations/"
+
+
+def test_matrix(clients, world):
+    assert statuses(clients, "get", URL) == expect([401, 200, 200, 200, 200])
+    counts = {
+        r: len(clients[r].get(URL).json()["results"])
+        for r in ("labeler", "other", "reviewer", "admin")
+    }
+    assert counts == {"labeler": 1, "other": 0, "reviewer": 1, "admin": 1}
+    url = f"{URL}{world['demo'].pk}/"
+    assert statuses(clients, "get", url) == expect([401, 200, 404, 200, 200])
+    prompt = world["task"].prompt_id
+    body = lambda role: {"prompt": prompt, "text": f"My ideal answer ({role})"}  # noqa: E731
+    assert statuses(clients, "post", URL, body) == expect([401, 201, 201, 201, 201])
+    review = {"status": "accepted", "review_note": "good"}
+    assert statuses(clients, "post", url + "review/", review) == expect([401, 403, 404, 200, 200])
+
+
+def test_create_sets_author_and_pending(clients, world):
+    response = clients["other"].post(
+        URL,
+        {"prompt": world["task"].prompt_id, "text": "Answer", "status": "accepted"},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert response.json()["author"] == "omar" and response.json()["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"prompt": "abc", "text": "x"}, "prompt"),
+        ({"prompt": 999999, "text": "x"}, "prompt"),
+        ({"prompt": None, "text": "x"}, "prompt"),
+        ({"text": "   "}, "text"),
+        ({"text": "x", "seconds_spent": -1}, "seconds_spent"),
+    ],
+)
+def test_errors_name_the_field(clients, world, body, field):
+    body = {"prompt": world["task"].prompt_id, **body}
+    response = clients["labeler"].post(URL, body, format="json")
+    assert response.status_code == 400 and field in response.json(), response.json()
+
+
+def test_review_flow(clients, world):
+    url = f"{URL}{world['demo'].pk}/review/"
+    bad = clients["reviewer"].post(url, {"status": "great"}, format="json")
+    assert bad.status_code == 400 and "status" in bad.json()
+    ok = clients["reviewer"].post(
+        url, {"status": "rejected", "review_note": "too short"}, format="json"
+    )
+    assert ok.json()["status"] == "rejected" and ok.json()["reviewed_by"] == "rita"
+    assert (
+        clients["reviewer"].get(URL + "?status=rejected").json()["results"][0]["id"]
+        == world["demo"].pk
+    )

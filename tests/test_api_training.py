@@ -1,0 +1,78 @@
+"""/api/v1/checkpoints/, /jobs/, /snapshots/: reviewers read, admins create."""
+
+# ruff: noqa: F811 -- pytest fixtures from tests/api_world.py are imported, then requested by name
+
+import pytest
+
+from training.models import Checkpoint, DatasetSnapshot, TrainingJob
+
+from .api_world import clients, expect, fast_passwords, statuses, world  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def artifacts(settings, tmp_path):
+    settings.PREFLAB_ARTIFACTS_DIR = tmp_path / "artifacts"
+
+
+def test_checkpoint_matrix(clients, world):
+    checkpoint = Checkpoint.objects.create(name="base", kind="base", path="/models/base")
+    assert statuses(clients, "get", "/api/v1/checkpoints/") == expect([401, 403, 403, 200, 200])
+    url = f"/api/v1/checkpoints/{checkpoint.pk}/"
+    assert statuses(clients, "get", url) == expect([401, 403, 403, 200, 200])
+    assert statuses(clients, "post", "/api/v1/checkpoints/", {}) == expect(
+        [401, 403, 403, 405, 405]
+    )
+
+
+def test_job_matrix(clients, world, project, artifacts, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    job = TrainingJob.objects.create(project=project, kind="sft")
+    assert statuses(clients, "get", "/api/v1/jobs/") == expect([401, 403, 403, 200, 200])
+    assert statuses(clients, "get", f"/api/v1/jobs/{job.pk}/") == expect([401, 403, 403, 200, 200])
+    body = {"project": "campaign", "kind": "rm", "config": {}}
+    assert statuses(clients, "post", "/api/v1/jobs/", body) == expect([401, 403, 403, 403, 201])
+    created = TrainingJob.objects.get(kind="rm")
+    assert created.status == "queued" and created.created_by.username == "ada"
+    # the job trains on a frozen snapshot of the project's rankings
+    assert created.snapshot.kind == "rankings" and created.snapshot.n_rows == 1
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"project": "campaign", "kind": "dance"}, "kind"),
+        ({"project": "campaign", "kind": "sft", "config": [1]}, "config"),
+        ({"project": "campaign", "kind": "sft", "snapshot": 999999}, "snapshot"),
+        ({"project": "campaign", "kind": "rm", "config": {"no_such_key": 1}}, "config"),
+        ({"project": "campaign", "kind": "ppo"}, "reward"),
+        ({"project": "nope", "kind": "sft"}, "project"),
+    ],
+)
+def test_job_errors_name_the_field(clients, world, artifacts, body, field):
+    response = clients["admin"].post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 400 and field in response.json(), response.json()
+
+
+def test_snapshot_matrix_and_download(clients, world, artifacts):
+    body = {"project": "campaign", "kind": "comparisons", "options": {}}
+    assert statuses(clients, "post", "/api/v1/snapshots/", body) == expect(
+        [401, 403, 403, 403, 201]
+    )
+    snapshot = DatasetSnapshot.objects.get()
+    assert snapshot.n_rows == 6
+    assert statuses(clients, "get", "/api/v1/snapshots/") == expect([401, 403, 403, 200, 200])
+    url = f"/api/v1/snapshots/{snapshot.pk}/download/"
+    assert statuses(clients, "get", url) == expect([401, 403, 403, 200, 200])
+    data = b"".join(clients["reviewer"].get(url).streaming_content)
+    assert data.count(b"\n") == 6
+    # freezing the same state again returns the same snapshot
+    again = clients["admin"].post("/api/v1/snapshots/", body, format="json").json()
+    assert again["content_hash"] == snapshot.content_hash
+
+
+def test_snapshot_bad_option(clients, world, artifacts):
+    body = {"project": "campaign", "kind": "comparisons", "options": {"split": "dev"}}
+    response = clients["admin"].post("/api/v1/snapshots/", body, format="json")
+    assert response.status_code == 400 and "split" in response.json()["options"]

@@ -17,26 +17,35 @@ Rules (issue 4):
   that second statement sees every assignment committed by whoever held the lock before.
   On SQLite ``select_for_update`` is a no-op and the IMMEDIATE transaction serialises
   writers instead.
+- Speed: ``RankingTask.n_held`` counts a task's active (lapsed or not) and submitted
+  assignments; every change of those here updates it in the same transaction. Candidates
+  come from the partial index on it (``n_held < overlap``, fullest first, LIMIT 1), so
+  ``next`` does not count the slots of every open task. The count is a hint: the slots are
+  re-counted under the row lock (which also repairs it), and tasks whose count is full
+  only because a lease ran out unswept are looked up through the active leases.
 """
 
 import hashlib
 import random
+from collections import Counter
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from . import roles, screening
-from .models import Assignment, Project, Ranking, RankingTask
+from . import screening
+from .models import Assignment, Membership, Project, Ranking, RankingTask
 from .rankings import ItemInput, RankingError, record_ranking
 
 # Tasks built for labelers; imported preferences are already ranked and never served.
 SERVED_SOURCES = [RankingTask.Source.LABELING, RankingTask.Source.EVALUATION]
 MAX_DRAFT_CHARS = 64_000
 MAX_SKIP_REASON_CHARS = 2_000
+# Statuses counted in ``RankingTask.n_held``.
+HELD = [Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED]
 
 
 class SubmissionError(ValueError):
@@ -110,29 +119,75 @@ def available_tasks(project: Project, labeler, now, *, gold: bool | None = None)
     )
 
 
+def _member_role(project):
+    """Subquery: the outer user's role in ``project`` (NULL when none)."""
+    return Subquery(
+        Membership.objects.filter(project=project, user=OuterRef("pk")).values("role")[:1]
+    )
+
+
+def _candidates(project, labeler, *, gold: bool):
+    """Served tasks of the project that this labeler never held, skipped or ranked."""
+    return (
+        RankingTask.objects.filter(project=project, source__in=SERVED_SOURCES, is_gold=gold)
+        .exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), labeler=labeler)))
+        .exclude(Exists(Ranking.objects.filter(task=OuterRef("pk"), labeler=labeler)))
+    )
+
+
+def _set_held(task_id, n_held):
+    RankingTask.objects.filter(pk=task_id).update(n_held=n_held)
+
+
+def _add_held(task_id, delta):
+    RankingTask.objects.filter(pk=task_id).update(n_held=Greatest(F("n_held") + delta, 0))
+
+
 def _claim(project, labeler, now, *, gold: bool):
     """Lock and take one slot of an eligible task, or None. Runs inside a transaction."""
     rejected = []
+    lapsed = False
     while True:
+        candidates = _candidates(project, labeler, gold=gold).exclude(pk__in=rejected)
+        if not lapsed:
+            # The partial index task_open_fullest: open tasks, fullest first.
+            candidates = candidates.filter(n_held__lt=F("overlap"))
+        else:
+            # Counted full only because a lease ran out and no sweep has marked it expired.
+            candidates = candidates.filter(
+                pk__in=Assignment.objects.filter(
+                    status=Assignment.Status.ACTIVE, expires_at__lte=now
+                ).values("task_id")
+            )
         candidate = (
-            available_tasks(project, labeler, now, gold=gold)
-            .exclude(pk__in=rejected)
+            candidates.order_by("-n_held", "pk")
             .select_for_update(skip_locked=True, of=("self",), no_key=True)
             .first()
         )
         if candidate is None:
-            return None
-        # Re-count under the lock: the candidate query's snapshot may predate a commit by
-        # the transaction that held this row a moment ago.
-        if occupied_slots(candidate.pk, now) >= candidate.overlap:
-            rejected.append(candidate.pk)
+            if lapsed:
+                return None
+            lapsed = True
             continue
-        return Assignment.objects.create(
+        # Re-count under the lock: the candidate query's snapshot may predate a commit by
+        # the transaction that held this row a moment ago, and n_held is only a hint.
+        slots = Assignment.objects.filter(task_id=candidate.pk).aggregate(
+            held=Count("pk", filter=Q(status__in=HELD)),
+            occupied=Count("pk", filter=occupying(now)),
+        )
+        if slots["occupied"] >= candidate.overlap:
+            rejected.append(candidate.pk)
+            if candidate.n_held != slots["held"]:
+                _set_held(candidate.pk, slots["held"])
+            continue
+        assignment = Assignment.objects.create(
             task=candidate,
             labeler=labeler,
             leased_at=now,
             expires_at=now + timedelta(minutes=project.lease_minutes),
         )
+        _set_held(candidate.pk, slots["held"] + 1)
+        return assignment
 
 
 def next_assignment(
@@ -143,21 +198,25 @@ def next_assignment(
     ``only_gold`` serves gold tasks only (a qualification/screening set), whatever the rate.
     """
     now = _now(now)
-    if not roles.has_role(labeler, project, "labeler"):
-        raise NotAMember(f"project: {labeler} is not a member of {project.slug}")
-    current = active_assignment(project, labeler, now=now)
-    if current is not None:
-        return current
-    # Screening (screening.py): until qualified, a labeler gets only the qualification set.
-    only_gold = only_gold or not screening.is_qualified(project, labeler)
-    want_gold = only_gold or (rng or random).random() < project.gold_rate
     with transaction.atomic():
         # Serialise one labeler's own concurrent requests (two tabs, a retried request), so
-        # they never end up holding two tasks at once.
-        get_user_model().objects.select_for_update(no_key=True).filter(pk=labeler.pk).first()
+        # they never end up holding two tasks at once; the same statement reads their role.
+        role = (
+            get_user_model()
+            .objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk=labeler.pk)
+            .annotate(role=_member_role(project))
+            .values_list("role", flat=True)
+            .first()
+        )
+        if role is None and not labeler.is_superuser:
+            raise NotAMember(f"project: {labeler} is not a member of {project.slug}")
         current = active_assignment(project, labeler, now=now)
         if current is not None:
             return current
+        # Screening (screening.py): until qualified, a labeler gets only the qualification set.
+        only_gold = only_gold or not screening.is_qualified(project, labeler)
+        want_gold = only_gold or (rng or random).random() < project.gold_rate
         assignment = None
         if want_gold:
             assignment = _claim(project, labeler, now, gold=True)
@@ -178,11 +237,25 @@ def queue_size(project: Project, labeler, *, now=None) -> int:
 def _locked(assignment: Assignment, labeler) -> Assignment:
     if assignment.labeler_id != labeler.pk:
         raise SubmissionError("assignment: this task is assigned to another labeler")
+    # Only the assignment row is locked (not its task or project: every submit in a
+    # project would queue on the project row); the labeler's role comes in the same query.
+    role = Subquery(
+        Membership.objects.filter(project=OuterRef("task__project_id"), user=labeler.pk).values(
+            "role"
+        )[:1]
+    )
     return (
-        Assignment.objects.select_for_update()
+        Assignment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("task", "task__project")
+        .annotate(labeler_role=role)
         .get(pk=assignment.pk)
     )
+
+
+def _copy_back(assignment: Assignment, locked: Assignment):
+    """What ``assignment.refresh_from_db()`` would read after the commit, without a query."""
+    for field in Assignment._meta.concrete_fields:
+        setattr(assignment, field.attname, getattr(locked, field.attname))
 
 
 def submit_ranking(
@@ -226,7 +299,7 @@ def submit_ranking(
             return Ranking.objects.get(assignment=locked)
         if locked.status == Assignment.Status.SKIPPED:
             raise SubmissionError("assignment: you skipped this task, so it cannot be submitted")
-        if not roles.has_role(labeler, project, "labeler"):
+        if locked.labeler_role is None and not labeler.is_superuser:
             raise SubmissionError("assignment: you are no longer a member of this project")
         lease_over = locked.status == Assignment.Status.EXPIRED or locked.expires_at <= now
         if lease_over:
@@ -264,11 +337,13 @@ def submit_ranking(
             # Only a concurrent request with the same key gets here (the row lock above
             # serialises submits of one assignment).
             raise SubmissionError("submission_key: already used for another task") from exc
+        if locked.status == Assignment.Status.EXPIRED:
+            _add_held(task.pk, 1)  # the row lock on the task is held (lease_over)
         locked.status = Assignment.Status.SUBMITTED
         locked.finished_at = now
         locked.draft = None
         locked.save(update_fields=["status", "finished_at", "draft"])
-    assignment.refresh_from_db()
+    _copy_back(assignment, locked)
     return ranking
 
 
@@ -286,12 +361,14 @@ def skip_assignment(assignment: Assignment, labeler, reason: str, *, now=None) -
             return locked
         if locked.status == Assignment.Status.SUBMITTED:
             raise SubmissionError("assignment: already submitted, so it cannot be skipped")
+        if locked.status == Assignment.Status.ACTIVE:
+            _add_held(locked.task_id, -1)
         locked.status = Assignment.Status.SKIPPED
         locked.skip_reason = reason
         locked.finished_at = now
         locked.draft = None
         locked.save(update_fields=["status", "skip_reason", "finished_at", "draft"])
-    assignment.refresh_from_db()
+    _copy_back(assignment, locked)
     return locked
 
 
@@ -318,6 +395,21 @@ def save_draft(assignment: Assignment, labeler, draft: dict):
 def expire_leases(now=None) -> int:
     """Mark every active assignment past its lease expired; returns how many."""
     now = _now(now)
-    return Assignment.objects.filter(status=Assignment.Status.ACTIVE, expires_at__lte=now).update(
-        status=Assignment.Status.EXPIRED, finished_at=now
-    )
+    expired = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Assignment.objects.select_for_update()
+                .filter(status=Assignment.Status.ACTIVE, expires_at__lte=now)
+                .order_by("pk")
+                .values_list("pk", "task_id")[:500]
+            )
+            if not rows:
+                return expired
+            Assignment.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                status=Assignment.Status.EXPIRED, finished_at=now
+            )
+            per_task = Counter(task_id for _, task_id in rows)
+            for task_id in sorted(per_task):
+                _add_held(task_id, -per_task[task_id])
+        expired += len(rows)

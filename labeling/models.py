@@ -9,6 +9,8 @@ the plain modules that create the rows.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from . import splits
 
@@ -300,6 +302,10 @@ class RankingTask(models.Model):
         blank=True,
         help_text="Reviewer's reference ranks, one per response in position order (1 = best).",
     )
+    # Assignments holding or having held a slot (active, lapsed or not, + submitted); kept
+    # in the transaction that changes them (assignment.py). Only a hint for picking
+    # candidates fast: the slots are always re-counted under the task's row lock.
+    n_held = models.IntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -314,7 +320,15 @@ class RankingTask(models.Model):
                 name="task_gold_has_reference",
             ),
         ]
-        indexes = [models.Index(fields=["project", "source", "is_gold"])]
+        indexes = [
+            models.Index(fields=["project", "source", "is_gold"]),
+            # assignment._claim: open served tasks of a project, fullest first.
+            models.Index(
+                fields=["project", "is_gold", "-n_held", "id"],
+                condition=Q(n_held__lt=F("overlap"), source__in=["labeling", "evaluation"]),
+                name="task_open_fullest",
+            ),
+        ]
 
     def __str__(self):
         return f"task {self.pk} (K={self.k})"
@@ -378,7 +392,12 @@ class Assignment(models.Model):
                 name="assignment_skip_has_reason",
             ),
         ]
-        indexes = [models.Index(fields=["task", "status"])]
+        indexes = [
+            models.Index(fields=["task", "status"]),
+            models.Index(
+                fields=["expires_at"], condition=Q(status="active"), name="assignment_active_lease"
+            ),
+        ]
 
     def __str__(self):
         return f"{self.labeler} on {self.task} ({self.status})"
@@ -499,3 +518,10 @@ class Qualification(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.decision} in {self.project}"
+
+
+@receiver(post_delete, sender=Assignment)
+def _release_held_slot(sender, instance, **kwargs):
+    """A deleted active or submitted assignment no longer holds its task's slot."""
+    if instance.status in (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED):
+        RankingTask.objects.filter(pk=instance.task_id, n_held__gt=0).update(n_held=F("n_held") - 1)

@@ -83,7 +83,7 @@ def record_ranking(
             all_unacceptable=all_unacceptable,
             submission_key=submission_key,
         )
-        RankingItem.objects.bulk_create(
+        written = RankingItem.objects.bulk_create(
             RankingItem(
                 ranking=ranking,
                 response_id=response_id,
@@ -93,4 +93,6 @@ def record_ranking(
             )
             for response_id, item in zip(responses, items, strict=True)
         )
+    # What was just written, for callers that show it back without reading it again.
+    ranking.written_items = written
     return ranking

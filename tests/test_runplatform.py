@@ -22,6 +22,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def group_members(pgid: int) -> str:
+    found = subprocess.run(["pgrep", "-g", str(pgid)], capture_output=True, text=True)
+    return found.stdout.strip()
+
+
 def test_web_and_worker_run_on_the_embedded_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(PREFLAB_VAR_DIR=str(tmp_path), CELERY_RESULT_BACKEND=f"file://{tmp_path}/results")
@@ -56,5 +61,11 @@ def test_web_and_worker_run_on_the_embedded_default(tmp_path):
         assert ping.stdout.strip() == "pong", ping.stderr
         assert (tmp_path / "preflab.sqlite3").exists()
     finally:
-        os.killpg(platform.pid, signal.SIGTERM)
+        platform.terminate()  # SIGTERM to runplatform alone: it must stop its children
         platform.wait(timeout=30)
+        deadline = time.monotonic() + 15  # pool processes exit just after their parent
+        while (left := group_members(platform.pid)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if left:
+            os.killpg(platform.pid, signal.SIGKILL)
+        assert not left, f"runplatform left processes running: {left}"

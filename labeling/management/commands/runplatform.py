@@ -33,6 +33,8 @@ class Command(BaseCommand):
             web.append("--insecure")  # whitenoise serves static files; runserver may too
         processes.append(subprocess.Popen(web, cwd=settings.BASE_DIR, env=os.environ.copy()))
         self.stdout.write(f"Preflab is running at http://{options['addr']}/ (Ctrl-C stops it)")
+        # A SIGTERM (docker stop, a supervisor) stops the children too, like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while all(p.poll() is None for p in processes):
                 time.sleep(0.5)
@@ -50,3 +52,7 @@ class Command(BaseCommand):
         failed = [p.args[2] for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
         if failed:
             self.stderr.write(f"stopped: a process exited with an error ({failed})")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -2,6 +2,7 @@
 
     python -m training.engine.ppo --policy var/artifacts/sft --reward_model var/artifacts/rm \
         --prompts prompts.jsonl [--pretrain corpus.jsonl] [--config ppo.json] [--key value ...]
+    accelerate launch -m training.engine.ppo --prompts ...       # several GPUs, same code
 
 Four models: the policy (starts as the SFT model, trained), the reference (the SFT model,
 frozen), the value model (starts as the reward model, trained; one value per token) and the
@@ -15,6 +16,10 @@ reward model (frozen). Each step:
 4. `ppo_epochs` passes over the batch in mini-batches: clipped surrogate + vf_coef·clipped value
    loss, and, for PPO-ptx, + γ_ptx·(LM loss on pretraining texts);
 5. adapt β when `adaptive_kl` (Ziegler et al.).
+
+Under `accelerate launch` every process samples its own `rollouts_per_step` rollouts (sizes are
+per process, like TRL's per-device batch sizes) and DDP averages the gradients of the PPO
+epochs; β and the logged metrics use the mean over processes. Steps 1–3 live in ppo_rollout.py.
 
 Metric names follow TRL's PPOTrainer.
 """
@@ -42,15 +47,16 @@ from training.engine.losses import (
     FixedKLController,
     clipped_surrogate_loss,
     clipped_value_loss,
-    entropy_from_logits,
-    gae,
     masked_cross_entropy,
-    masked_mean,
     token_logprobs,
-    whiten,
 )
-from training.engine.reward import fused_ok, load_reward_model, pick_device, reward_bias
-from training.engine.reward_packing import reward_parts
+from training.engine.ppo_rollout import (  # noqa: F401  (response_mask: part of this API)
+    ValueHead,
+    policy_forward,
+    response_mask,
+    rollout,
+)
+from training.engine.reward import fused_ok, load_reward_model
 
 Callback = Callable[[int, int, dict[str, float]], None]
 
@@ -86,65 +92,7 @@ class PPOConfig:
     ptx_max_length: int = 256
     seed: int = 0
     save_every: int = 0  # steps between resumable checkpoints; 0 = never
-    device: str = ""  # "" = cuda when available, else cpu
-
-
-def left_pad(seqs: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-padded ids and attention mask (generation appends on the right)."""
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, width - len(s) :] = torch.tensor(s)
-        mask[i, width - len(s) :] = 1
-    return ids, mask
-
-
-def positions(mask: torch.Tensor) -> torch.Tensor:
-    """Position ids that skip left padding, as generate() uses (Llama's default does not)."""
-    return (mask.cumsum(1) - 1).clamp(min=0)
-
-
-def response_mask(responses: torch.Tensor, eos_id: int | None) -> torch.Tensor:
-    """1 up to and including the first EOS of each response, 0 after it."""
-    if eos_id is None:
-        return torch.ones_like(responses)
-    is_eos = (responses == eos_id).long()
-    after_eos = (is_eos.cumsum(1) - is_eos) > 0
-    return (~after_eos).long()
-
-
-def policy_forward(model, ids, mask, n_prompt: int, temperature: float):
-    """Logits for the response positions: position t predicts token t + 1."""
-    # only the positions that predict response tokens go through the (vocab-sized) LM head
-    n_response = ids.size(1) - n_prompt
-    logits = model(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions(mask),
-        logits_to_keep=n_response + 1,
-    ).logits
-    return logits[:, :-1].float() / temperature
-
-
-def value_forward(value_model, ids, mask, n_prompt: int) -> torch.Tensor:
-    """One value per response token: the value of the state before that token is sampled."""
-    backbone, head = reward_parts(value_model)
-    hidden = backbone(
-        input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False
-    ).last_hidden_state
-    return head(hidden[:, n_prompt - 1 : -1]).squeeze(-1).float()
-
-
-@torch.no_grad()
-def reward_scores(reward_model, ids, mask, last: torch.Tensor) -> torch.Tensor:
-    """Reward model score read at each sequence's last response token (index `last`)."""
-    backbone, head = reward_parts(reward_model)
-    hidden = backbone(
-        input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False
-    ).last_hidden_state
-    picked = hidden[torch.arange(ids.size(0), device=ids.device), last]
-    return head(picked).squeeze(-1).float() + reward_bias(reward_model)
+    device: str = ""  # "cpu" forces the CPU; "" = the device accelerate gives this process
 
 
 class PolicyAndValue:
@@ -207,13 +155,20 @@ def train_ppo(
         raise ValueError("PPOConfig.reward_model is required (a folder written by train_reward)")
     if config.rollouts_per_step % config.mini_batch_size:
         raise ValueError("rollouts_per_step must be a multiple of mini_batch_size")
-    torch.manual_seed(config.seed)
-    device = pick_device(config.device)
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    accelerator = Accelerator(cpu=config.device == "cpu")
+    rank, world = accelerator.process_index, accelerator.num_processes
+    # device_specific: process i seeds seed + i, so processes sample different responses
+    # (process 0, and a single process, seeds `seed` itself)
+    set_seed(config.seed, device_specific=True)
+    device = accelerator.device
     out = Path(config.output_dir)
     state_dir = out / "state"
 
     tokenizer = load_tokenizer(resolve_model(config.policy))
-    pad_id, eos_id = tokenizer.pad_token_id, tokenizer.eos_token_id
+    pad_id = tokenizer.pad_token_id
     policy = load_causal_lm(config.policy).to(device)
     ref = load_causal_lm(config.policy).to(device).eval().requires_grad_(False)
     value_model = load_reward_model(config.reward_model).to(device)
@@ -225,6 +180,12 @@ def train_ppo(
         p for p in list(policy.parameters()) + list(value_model.parameters()) if p.requires_grad
     ]
     optimizer = torch.optim.AdamW(params, lr=config.lr, eps=1e-5, fused=fused_ok(params))
+    # the trained models go through DDP for the PPO epochs (their forwards must run through the
+    # wrapper for the gradients to be all-reduced); the rollout uses the plain ones, no grads
+    # there. ref and reward_model are frozen copies on every process.
+    policy_ddp, value_ddp, optimizer = accelerator.prepare(
+        policy, ValueHead(value_model), optimizer
+    )
     if config.adaptive_kl:
         kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
     else:
@@ -239,66 +200,29 @@ def train_ppo(
     ptx = encode_pretrain(tokenizer, pretrain_texts or [], config.ptx_max_length)
 
     start = 0
-    if config.save_every and has_state(state_dir):
+    if config.save_every and has_state(state_dir):  # every process restores the same state
         start, extra = restore(state_dir, policy, value_model, optimizer)
         kl_ctl.value = extra.get("kl_coef", kl_ctl.value)
+
+    def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
+        if world == 1:
+            return values
+        t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+        return dict(zip(values, accelerator.reduce(t, "mean").tolist(), strict=True))
 
     B, mb = config.rollouts_per_step, config.mini_batch_size
     metrics: dict[str, float] = {}
     for step in range(start, config.steps):
         t0 = time.perf_counter()
-        # the step's prompts and pretraining texts depend on (seed, step) only: resumable
-        rng = random.Random(config.seed * 100003 + step)
+        # the step's prompts and pretraining texts depend on (seed, step, process) only:
+        # resumable; process 0 (and a single process) draws exactly what it always did
+        rng = random.Random(config.seed * 100003 + step + rank * 7_919_000_003)
         batch_prompts = [encoded_prompts[rng.randrange(len(encoded_prompts))] for _ in range(B)]
 
-        # 1. rollout ---------------------------------------------------------------------
-        query, query_mask = left_pad(batch_prompts, pad_id)
-        query, query_mask = query.to(device), query_mask.to(device)
-        P = query.size(1)
-        policy.eval()
-        with torch.no_grad():
-            generated = policy.generate(
-                input_ids=query,
-                attention_mask=query_mask,
-                do_sample=True,
-                temperature=config.temperature,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=config.response_length,
-                pad_token_id=pad_id,
-                eos_token_id=eos_id,
-            )
-        responses = generated[:, P:]
-        resp_mask = response_mask(responses, eos_id)
-        responses = responses.masked_fill(resp_mask == 0, pad_id)
-        ids = torch.cat([query, responses], 1)
-        mask = torch.cat([query_mask, resp_mask], 1)
-        lengths = resp_mask.sum(1)
-        ended = ((responses == eos_id) & (resp_mask == 1)).any(1)
-
-        # 2. log-probs, values, scores, per-token rewards ----------------------------------
-        with torch.no_grad():
-            logits = policy_forward(policy, ids, mask, P, config.temperature)
-            old_logprobs = token_logprobs(logits, responses)
-            entropy = masked_mean(entropy_from_logits(logits), resp_mask, dim=1)
-            del logits
-            ref_logprobs = token_logprobs(
-                policy_forward(ref, ids, mask, P, config.temperature), responses
-            )
-            old_values = value_forward(value_model, ids, mask, P)
-            scores = reward_scores(reward_model, ids, mask, P + lengths - 1)
-            if config.missing_eos_penalty:
-                scores = scores - config.missing_eos_penalty * (~ended).float()
-            kl = (old_logprobs - ref_logprobs) * resp_mask  # k1 per token
-            beta = kl_ctl.value
-            rewards = -beta * kl
-            rows = torch.arange(B, device=device)
-            rewards[rows, lengths - 1] += scores
-            if config.whiten_rewards:
-                rewards = whiten(rewards, resp_mask, shift_mean=False)
-            advantages, returns = gae(rewards, old_values, resp_mask, config.gamma, config.lam)
-            if config.whiten_advantages:
-                advantages = whiten(advantages, resp_mask)
+        # 1-2. rollout, scores, per-token rewards, advantages (ppo_rollout.py) -------------
+        beta = kl_ctl.value
+        r = rollout(config, batch_prompts, policy, ref, value_model, reward_model, beta, tokenizer)
+        P = r.n_prompt
 
         # 3. PPO epochs over mini-batches ------------------------------------------------
         policy.train()
@@ -310,30 +234,30 @@ def train_ppo(
             order = torch.randperm(B, device=device)
             for i in range(0, B, mb):
                 idx = order[i : i + mb]
-                m = resp_mask[idx]
-                new_logits = policy_forward(policy, ids[idx], mask[idx], P, config.temperature)
-                new_logprobs = token_logprobs(new_logits, responses[idx])
+                ids, mask, m = r.ids[idx], r.mask[idx], r.resp_mask[idx]
+                new_logits = policy_forward(policy_ddp, ids, mask, P, config.temperature)
+                new_logprobs = token_logprobs(new_logits, r.responses[idx])
                 del new_logits
                 pg_loss, clipfrac, approxkl = clipped_surrogate_loss(
-                    new_logprobs, old_logprobs[idx], advantages[idx], m, config.cliprange
+                    new_logprobs, r.old_logprobs[idx], r.advantages[idx], m, config.cliprange
                 )
-                new_values = value_forward(value_model, ids[idx], mask[idx], P)
+                new_values = value_ddp(ids, mask, P)
                 vf_loss, vf_clipfrac = clipped_value_loss(
-                    new_values, old_values[idx], returns[idx], m, config.cliprange_value
+                    new_values, r.old_values[idx], r.returns[idx], m, config.cliprange_value
                 )
                 loss = pg_loss + config.vf_coef * vf_loss
                 if ptx:
                     texts = [ptx[rng.randrange(len(ptx))] for _ in range(config.ptx_batch_size)]
                     pb = {k: v.to(device) for k, v in pretrain_batch(texts, pad_id).items()}
-                    lm_logits = policy(
+                    lm_logits = policy_ddp(
                         input_ids=pb["input_ids"], attention_mask=pb["attention_mask"]
                     ).logits
                     ptx_loss = masked_cross_entropy(lm_logits, pb["labels"])
                     loss = loss + config.ptx_coef * ptx_loss
                     stats["ptx"].append(ptx_loss.item())
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                accelerator.backward(loss)
+                accelerator.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
                 stats["clipfrac"].append(clipfrac.item())
                 stats["approxkl"].append(approxkl.item())
@@ -342,49 +266,53 @@ def train_ppo(
                 stats["vf_clipfrac"].append(vf_clipfrac.item())
 
         # 4. β update, metrics, checkpoint ----------------------------------------------
-        mean_kl = kl.sum(1).mean().item()
-        kl_ctl.update(mean_kl, B)
-        non_score = (-beta * kl).sum(1).mean().item()
-
         def avg(xs: list[float]) -> float:
             return sum(xs) / len(xs) if xs else 0.0
 
+        non_score = (-beta * r.kl).sum(1).mean().item()
         metrics = {
-            "objective/kl": mean_kl,
-            "objective/scores": scores.mean().item(),
+            "objective/kl": r.kl.sum(1).mean().item(),
+            "objective/scores": r.scores.mean().item(),
             "objective/non_score_reward": non_score,
-            "objective/rlhf_reward": scores.mean().item() + non_score,
-            "objective/entropy": entropy.mean().item(),
+            "objective/rlhf_reward": r.scores.mean().item() + non_score,
+            "objective/entropy": r.entropy.mean().item(),
             "objective/kl_coef": beta,
             "policy/clipfrac": avg(stats["clipfrac"]),
             "policy/approxkl": avg(stats["approxkl"]),
             "loss/policy": avg(stats["pg_loss"]),
             "val/value_loss": avg(stats["value_loss"]),
             "val/clipfrac": avg(stats["vf_clipfrac"]),
-            "response/mean_length": lengths.float().mean().item(),
-            "response/ended_frac": ended.float().mean().item(),
-            "time/step_s": time.perf_counter() - t0,
+            "response/mean_length": r.lengths.float().mean().item(),
+            "response/ended_frac": r.ended.float().mean().item(),
         }
         if ptx:
             metrics["ptx/loss"] = avg(stats["ptx"])
+        metrics = mean_over_processes(metrics)
+        metrics["time/step_s"] = time.perf_counter() - t0
+        # β moves on the KL of all processes' rollouts, so every process keeps the same β
+        kl_ctl.update(metrics["objective/kl"], B * world)
         done = step + 1
         if config.save_every and done % config.save_every == 0 and done < config.steps:
-            save_state(
-                state_dir,
-                model=PolicyAndValue(policy, value_model),
-                optimizer=optimizer,
-                step=done,
-                extra={"kl_coef": kl_ctl.value},
-            )
+            if accelerator.is_main_process:
+                save_state(
+                    state_dir,
+                    model=PolicyAndValue(policy, value_model),
+                    optimizer=optimizer,
+                    step=done,
+                    extra={"kl_coef": kl_ctl.value},
+                )
+            accelerator.wait_for_everyone()
         if callback is not None:
             callback(done, config.steps, metrics)
 
-    policy.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
-    meta = {"metrics": metrics, "config": config_to_dict(config)}
-    (out / "ppo.json").write_text(json.dumps(meta, indent=2))
-    # the finished policy supersedes the resumable state; a rerun then starts afresh
-    shutil.rmtree(state_dir, ignore_errors=True)
+    if accelerator.is_main_process:
+        policy.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+        meta = {"metrics": metrics, "config": config_to_dict(config)}
+        (out / "ppo.json").write_text(json.dumps(meta, indent=2))
+        # the finished policy supersedes the resumable state; a rerun then starts afresh
+        shutil.rmtree(state_dir, ignore_errors=True)
+    accelerator.wait_for_everyone()
     return {"output_dir": str(out), "steps": config.steps, "metrics": metrics}
 
 

@@ -2,6 +2,7 @@
 
     python -m training.engine.reward --config rm.json --model var/artifacts/sft \
         --train rankings.jsonl [--eval held_out.jsonl] [--demonstrations demos.jsonl]
+    accelerate launch -m training.engine.reward --train ...      # several GPUs, same code
 
 The reward model is the SFT model with its unembedding replaced by a scalar head read at the
 last token of the response. It is saved as an ordinary `LlamaForSequenceClassification`
@@ -15,6 +16,10 @@ Each ranking of K is ONE batch element: its K responses are forwarded once (with
 the prompt once too) and the loss is the mean of -log σ(r_w − r_l) over its strictly ordered
 pairs; the batch loss is the mean over rankings. Training is one epoch by default: the paper
 found the RM overfits after one pass over rankings whose pairs are highly correlated.
+
+Under `accelerate launch` each optimizer step's rankings are split across the processes (data
+parallel); the loss is scaled so the averaged gradient is that of the mean over ALL the step's
+rankings, which is what one process computes alone, and metrics are summed across processes.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from training.engine.data import demonstration_to_messages
 from training.engine.losses import kway_bradley_terry_loss_batched, pairwise_accuracy_counts
 from training.engine.reward_packing import (
     EncodedRanking,
+    RewardBatch,
     build_batch,
     encode_ranking,
     forward_rewards,
@@ -73,7 +79,7 @@ class RewardConfig:
     eval_batch_size: int = 16  # rankings per forward pass when evaluating / scoring
     normalise_samples: int = 512  # responses used to centre rewards when no demonstrations given
     dtype: str = "float32"  # weights' dtype during training
-    device: str = ""  # "" = cuda when available, else cpu
+    device: str = ""  # "cpu" forces the CPU; "" = the device accelerate gives this process
 
     @property
     def layout(self) -> str:
@@ -143,18 +149,46 @@ def rewards_of(model, encoded: list[EncodedRanking], layout: str, batch_size: in
     return out
 
 
-def accuracy_of(rewards: list[list[float]], encoded: list[EncodedRanking]) -> dict[str, float]:
-    """Pooled pairwise accuracy and mean margin r_w − r_l over all strictly ordered pairs."""
+def accuracy_counts(
+    rewards: list[list[float]], encoded: list[EncodedRanking]
+) -> tuple[int, int, float]:
+    """(correct, total, summed margin) over all strictly ordered pairs: sums, so processes add."""
     correct = total = 0
     margin = 0.0
     for r, e in zip(rewards, encoded, strict=True):
         c, t, m = pairwise_accuracy_counts(torch.tensor(r), torch.tensor(e.ranks))
         correct, total, margin = correct + c, total + t, margin + m
+    return correct, total, margin
+
+
+def accuracy_metrics(correct: float, total: float, margin: float) -> dict[str, float]:
     return {
         "eval/accuracy": correct / max(total, 1),
         "eval/margin": margin / max(total, 1),
         "eval/pairs": float(total),
     }
+
+
+def accuracy_of(rewards: list[list[float]], encoded: list[EncodedRanking]) -> dict[str, float]:
+    """Pooled pairwise accuracy and mean margin r_w − r_l over all strictly ordered pairs."""
+    return accuracy_metrics(*accuracy_counts(rewards, encoded))
+
+
+class RewardScorer(torch.nn.Module):
+    """`forward_rewards` as a module's forward. DistributedDataParallel all-reduces gradients
+    only for a forward that ran through its wrapper, and forward_rewards reaches into the
+    backbone and head directly, so the whole computation is put behind one forward."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, fields: dict[str, Any]) -> torch.Tensor:
+        return forward_rewards(self.model, RewardBatch(**fields))
+
+
+def has_pairs(ranking: EncodedRanking) -> bool:
+    return len(set(ranking.ranks)) > 1
 
 
 def lr_at(step: int, total: int, config: RewardConfig) -> float:
@@ -188,8 +222,16 @@ def train_reward(
     Rows: {prompt, responses[], ranks[]} (1 = best, equal = tie) or {prompt, chosen, rejected}.
     demonstrations: {prompt, completion} rows whose mean reward is set to 0 afterwards.
     """
-    torch.manual_seed(config.seed)
-    device = pick_device(config.device)
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    # single process: a plain loop on cuda (when available) or cpu; under `accelerate launch`
+    # one process per device with DDP around the model (tested with 2 gloo CPU processes).
+    # DeepSpeed ZeRO through accelerate's config is untested here (deepspeed not installed);
+    # ZeRO-3 shards the weights, which rewards_of and the final save read whole: not supported.
+    accelerator = Accelerator(cpu=config.device == "cpu")
+    rank, world = accelerator.process_index, accelerator.num_processes
+    set_seed(config.seed)  # the same on every process: the same new head everywhere
     out = Path(config.output_dir)
     state_dir = out / "state"
     tokenizer = load_tokenizer(resolve_model(config.model))
@@ -202,6 +244,7 @@ def train_reward(
         lora = LoraSettings(
             config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_target_modules)
         )
+    device = accelerator.device
     model = load_reward_model(config.model, dtype=config.dtype, lora=lora).to(device)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -209,12 +252,24 @@ def train_reward(
     optimizer = torch.optim.AdamW(
         params, lr=config.lr, weight_decay=config.weight_decay, fused=fused_ok(params)
     )
+    scorer, optimizer = accelerator.prepare(RewardScorer(model), optimizer)
     batches = batch_order(len(encoded), config.epochs, config.rankings_per_batch, config.seed)
     total = len(batches)
 
     start = 0
-    if config.save_every and has_state(state_dir):
+    if config.save_every and has_state(state_dir):  # every process restores the same state
         start, _ = load_state(state_dir, model=model, optimizer=optimizer)
+
+    def summed(*values: float) -> list[float]:
+        """Sums over processes (float64, so counts and sums stay exact); as is when alone."""
+        t = torch.tensor(values, dtype=torch.float64, device=device)
+        return accelerator.reduce(t, "sum").tolist()
+
+    def evaluate(rankings: list[EncodedRanking]) -> dict[str, float]:
+        # each process scores its share of the held-out rankings; the counts are summed
+        mine = rankings[rank::world]
+        r = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id)
+        return accuracy_metrics(*summed(*accuracy_counts(r, mine)))
 
     metrics: dict[str, float] = {}
     t0, tokens = time.perf_counter(), 0
@@ -222,24 +277,41 @@ def train_reward(
         lr = lr_at(step, total, config)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = build_batch([encoded[i] for i in batches[step]], config.layout, pad_id)
-        batch = batch.to(device)
-        rewards = forward_rewards(model, batch)
+        step_rankings = [encoded[i] for i in batches[step]]
+        mine = step_rankings[rank::world]
+        # a process left without a ranking (fewer rankings than processes) still runs forward
+        # and backward, with weight 0: DDP needs every process in every gradient all-reduce
+        weight = 1 if mine else 0
+        mine = mine or step_rankings[:1]
+        batch = build_batch(mine, config.layout, pad_id).to(device)
+        rewards = scorer(vars(batch))
         loss, _ = kway_bradley_terry_loss_batched(rewards, batch.ranks, batch.mask)
+        # the loss is the mean over this process's rankings that have a pair; DDP averages the
+        # gradients over processes, so scale to (my rankings / all the step's rankings) · world
+        # to get the gradient of the mean over all of them (alone: the loss as is)
+        n_mine = sum(map(has_pairs, mine)) * weight
+        n_all = max(sum(map(has_pairs, step_rankings)), 1)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+        accelerator.backward(loss * (n_mine * world / n_all) if world > 1 else loss)
+        grad_norm = accelerator.clip_grad_norm_(params, config.max_grad_norm)
         optimizer.step()
-        tokens += batch.n_tokens
 
         # training accuracy on this batch's pairs, from the rewards already computed
         correct = pairs = 0
         for b in range(rewards.size(0)):
             k = int(batch.mask[b].sum())
             c, t, _ = pairwise_accuracy_counts(rewards[b, :k].detach(), batch.ranks[b, :k])
-            correct, pairs = correct + c, pairs + t
+            correct, pairs = correct + c * weight, pairs + t * weight
+        if world > 1:
+            loss_sum, correct, pairs, step_tokens = summed(
+                loss.item() * n_mine, correct, pairs, batch.n_tokens * weight
+            )
+            loss_value = loss_sum / n_all
+        else:
+            loss_value, step_tokens = loss.item(), batch.n_tokens
+        tokens += step_tokens
         metrics = {
-            "train/loss": loss.item(),
+            "train/loss": loss_value,
             "train/accuracy": correct / max(pairs, 1),
             "train/grad_norm": float(grad_norm),
             "train/lr": lr,
@@ -247,10 +319,11 @@ def train_reward(
         }
         done = step + 1
         if eval_encoded and config.eval_every and done % config.eval_every == 0 and done < total:
-            r = rewards_of(model, eval_encoded, config.layout, config.eval_batch_size, pad_id)
-            metrics.update(accuracy_of(r, eval_encoded))
+            metrics.update(evaluate(eval_encoded))
         if config.save_every and done % config.save_every == 0 and done < total:
-            save_state(state_dir, model=model, optimizer=optimizer, step=done)
+            if accelerator.is_main_process:
+                save_state(state_dir, model=model, optimizer=optimizer, step=done)
+            accelerator.wait_for_everyone()
         if callback is not None:
             callback(done, total, metrics)
 
@@ -265,19 +338,22 @@ def train_reward(
         centre = [encode_ranking(tokenizer, row, config.max_length) for row in centre_rows]
     else:  # no demonstrations: centre on (a sample of) the ranked responses themselves
         centre = encoded[: max(1, config.normalise_samples // max(len(encoded[0].ranks), 1))]
-    centre_rewards = rewards_of(model, centre, config.layout, config.eval_batch_size, pad_id)
+    mine = centre[rank::world]
+    centre_rewards = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id)
     flat = [x for r in centre_rewards for x in r]
-    bias = -sum(flat) / len(flat)
+    reward_sum, n_rewards = summed(sum(flat), len(flat))
+    bias = -reward_sum / n_rewards
 
     final = dict(metrics)
     final["train/runtime"] = t_loop  # the optimisation loop only (no loading, no scoring)
     if eval_encoded:
-        r = rewards_of(model, eval_encoded, config.layout, config.eval_batch_size, pad_id)
-        final.update(accuracy_of(r, eval_encoded))
+        final.update(evaluate(eval_encoded))
     final["reward_bias"] = bias
-    save_reward_model(model, tokenizer, out, bias, config, final)
-    # the finished model supersedes the resumable state; a rerun then starts afresh
-    shutil.rmtree(state_dir, ignore_errors=True)
+    if accelerator.is_main_process:
+        save_reward_model(model, tokenizer, out, bias, config, final)
+        # the finished model supersedes the resumable state; a rerun then starts afresh
+        shutil.rmtree(state_dir, ignore_errors=True)
+    accelerator.wait_for_everyone()
     if callback is not None and eval_encoded:
         callback(total, total, {k: v for k, v in final.items() if k.startswith("eval/")})
     return {"output_dir": str(out), "steps": total, "metrics": final}

@@ -98,6 +98,8 @@ class BaseViewSet(viewsets.GenericViewSet):
         return self.scoped()
 
     def scoped(self):
+        """The rows the caller may see; every viewset below defines it (no default scope,
+        so a forgotten one fails loudly instead of exposing every row)."""
         raise NotImplementedError
 
 

@@ -154,6 +154,8 @@ def test_generate_job_runs_on_a_real_worker(project, make_task, tiny_path, tmp_p
     """create_job → on_commit → broker → worker process → responses and tasks in the database."""
     broker = settings.CELERY_BROKER_URL
     if connection.vendor != "postgresql" or not broker.startswith("redis://"):
+        if os.environ.get("PREFLAB_REQUIRE_SERVICES") == "1":
+            pytest.fail("make test must run this on PostgreSQL + Redis")
         pytest.skip("needs the PostgreSQL + Redis setup of `make test`")
     for _ in range(2):
         make_task(k=4)

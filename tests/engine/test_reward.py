@@ -231,3 +231,13 @@ def test_resume_after_kill_finishes_without_redoing_steps(tiny_model_path, tmp_p
     # and the resumed run follows the uninterrupted one (same data order, optimizer state)
     for (s1, l1), (s2, l2) in zip(straight[4:], second, strict=True):
         assert s1 == s2 and l1 == pytest.approx(l2, rel=1e-4, abs=1e-5)
+
+
+def test_lora_reward_model_trains_adapters_and_head_only(tiny_model_path):
+    from training.engine.base_model import LoraSettings
+    from training.engine.reward import load_reward_model
+
+    model = load_reward_model(tiny_model_path, lora=LoraSettings(r=4, alpha=8))
+    trainable = [name for name, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name or "score" in name for name in trainable)
+    assert any("score" in name for name in trainable)  # the new head is trained in full

@@ -173,19 +173,23 @@ def load_causal_lm(
         resolve_model(name_or_path, models_dir), dtype=dtype or torch.float32
     )
     if lora is not None:
-        from peft import LoraConfig, get_peft_model
-
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                task_type="CAUSAL_LM",
-                r=lora.r,
-                lora_alpha=lora.alpha,
-                lora_dropout=lora.dropout,
-                target_modules=list(lora.target_modules),
-            ),
-        )
+        model = with_lora(model, lora, task_type="CAUSAL_LM")
     return model
+
+
+def with_lora(model, lora: LoraSettings, *, task_type: str):
+    """Wrap `model` in PEFT LoRA adapters; only the adapters (and, for SEQ_CLS, the new head)
+    stay trainable."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        task_type=task_type,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+    )
+    return get_peft_model(model, config)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from training.engine.base_model import LoraSettings, load_tokenizer, resolve_model
+from training.engine.base_model import LoraSettings, load_tokenizer, resolve_model, with_lora
 from training.engine.checkpointing import has_state, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages
@@ -112,19 +112,8 @@ def load_reward_model(name_or_path: str | Path, *, dtype: str = "float32", lora=
     if model.config.pad_token_id is None:
         model.config.pad_token_id = load_tokenizer(path).pad_token_id
     if lora is not None:
-        from peft import LoraConfig, get_peft_model
-
         # SEQ_CLS keeps the new `score` head fully trainable (modules_to_save) beside the adapters
-        model = get_peft_model(
-            model,
-            LoraConfig(
-                task_type="SEQ_CLS",
-                r=lora.r,
-                lora_alpha=lora.alpha,
-                lora_dropout=lora.dropout,
-                target_modules=list(lora.target_modules),
-            ),
-        )
+        model = with_lora(model, lora, task_type="SEQ_CLS")
     return model
 
 

@@ -260,7 +260,7 @@ class SkipSerializer(serializers.Serializer):
 
 
 class NextSerializer(serializers.Serializer):
-    project = ScopedSlugField(role="labeler")
+    project = serializers.SlugField(help_text="Slug of a project where you are a labeler.")
 
 
 class AssignmentSerializer(serializers.Serializer):

@@ -10,7 +10,6 @@ import os
 import tempfile
 
 from django.db import connection, transaction
-from django.db.models import Prefetch
 from django.http import FileResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -36,6 +35,7 @@ from rest_framework.views import APIView
 
 from labeling import assignment as assignments
 from labeling import exports, roles
+from labeling.assignment_sql import task_with_responses
 from labeling.export_formats import jsonl_chunks, write_parquet
 from labeling.importers import PromptBook, SkipRow
 from labeling.models import (
@@ -46,7 +46,6 @@ from labeling.models import (
     Ranking,
     RankingTask,
     Response,
-    TaskResponse,
 )
 from labeling.ranking_tasks import create_ranking_task
 from labeling.rankings import ItemInput
@@ -368,22 +367,23 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
     def next(self, request):
-        serializer = s.NextSerializer(data=request.data, context={"request": request})
+        serializer = s.NextSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        project = serializer.validated_data["project"]
+        slug = serializer.validated_data["project"]
+        # Membership is checked by the engine, in the statement that locks the labeler; a
+        # project they are not in reads as missing, as it would to the scoped field.
+        project = Project.objects.filter(slug=slug).first()
         try:
+            if project is None:
+                raise assignments.NotAMember(slug)
             held = assignments.next_assignment(project, request.user)
         except assignments.NotAMember as exc:
-            raise PermissionDenied(str(exc)) from exc
+            raise ValidationError(
+                {"project": [f"Object with slug={slug} does not exist."]}
+            ) from exc
         if held is None:
             return ApiResponse(status=status.HTTP_204_NO_CONTENT)
-        task = (
-            RankingTask.objects.select_related("prompt")
-            .prefetch_related(
-                Prefetch("task_responses", TaskResponse.objects.select_related("response"))
-            )
-            .get(pk=held.task_id)
-        )
+        task = task_with_responses(held.task_id)
         task.project = project
         body = {
             "assignment": held,
@@ -428,25 +428,28 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         serializer = s.SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        held = self._held(request, pk)
         items = [
             ItemInput(rank=i["rank"], likert=i.get("likert"), flags=list(i.get("flags") or []))
             for i in data["items"]
         ]
+        options = {
+            "submission_key": data["submission_key"],
+            "comment": data["comment"],
+            "seconds_spent": data["seconds_spent"],
+            "all_unacceptable": data["all_unacceptable"],
+        }
         try:
-            ranking = assignments.submit_ranking(
-                held,
-                request.user,
-                items,
-                submission_key=data["submission_key"],
-                comment=data["comment"],
-                seconds_spent=data["seconds_spent"],
-                all_unacceptable=data["all_unacceptable"],
-            )
+            ranking = None
+            if str(pk).isdigit():  # the caller's assignment of this task, found while locking it
+                ranking = assignments.submit_task(int(pk), request.user, items, **options)
+            if ranking is None:  # 404 for a task they cannot see, else 400: nothing to submit
+                ranking = assignments.submit_ranking(
+                    self._assignment(request), request.user, items, **options
+                )
         except ValueError as exc:
             raise ValidationError(field_error(exc, "items")) from exc
         written = getattr(ranking, "written_items", None)
-        if written is not None and all(item.pk is not None for item in written):
+        if written is not None:
             # Just written: show it back without reading it again (labeler = the caller).
             items = ranking.items.all()
             items._result_cache = sorted(written, key=lambda item: (item.rank, item.pk))

@@ -30,14 +30,14 @@ import random
 from collections import Counter
 from datetime import timedelta
 
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from . import assignment_sql as sql
 from . import screening
-from .models import Assignment, Membership, Project, Ranking, RankingTask
+from .models import Assignment, Project, Ranking, RankingTask
 from .rankings import ItemInput, RankingError, record_ranking
 
 # Tasks built for labelers; imported preferences are already ranked and never served.
@@ -65,13 +65,6 @@ def occupying(now):
     return Q(status=Assignment.Status.SUBMITTED) | Q(
         status=Assignment.Status.ACTIVE, expires_at__gt=now
     )
-
-
-def occupied_slots(task_id, now, *, exclude_assignment=None) -> int:
-    query = Assignment.objects.filter(occupying(now), task_id=task_id)
-    if exclude_assignment is not None:
-        query = query.exclude(pk=exclude_assignment)
-    return query.count()
 
 
 def display_order(task: RankingTask, labeler) -> list[int]:
@@ -119,26 +112,6 @@ def available_tasks(project: Project, labeler, now, *, gold: bool | None = None)
     )
 
 
-def _member_role(project):
-    """Subquery: the outer user's role in ``project`` (NULL when none)."""
-    return Subquery(
-        Membership.objects.filter(project=project, user=OuterRef("pk")).values("role")[:1]
-    )
-
-
-def _candidates(project, labeler, *, gold: bool):
-    """Served tasks of the project that this labeler never held, skipped or ranked."""
-    return (
-        RankingTask.objects.filter(project=project, source__in=SERVED_SOURCES, is_gold=gold)
-        .exclude(Exists(Assignment.objects.filter(task=OuterRef("pk"), labeler=labeler)))
-        .exclude(Exists(Ranking.objects.filter(task=OuterRef("pk"), labeler=labeler)))
-    )
-
-
-def _set_held(task_id, n_held):
-    RankingTask.objects.filter(pk=task_id).update(n_held=n_held)
-
-
 def _add_held(task_id, delta):
     RankingTask.objects.filter(pk=task_id).update(n_held=Greatest(F("n_held") + delta, 0))
 
@@ -148,45 +121,31 @@ def _claim(project, labeler, now, *, gold: bool):
     rejected = []
     lapsed = False
     while True:
-        candidates = _candidates(project, labeler, gold=gold).exclude(pk__in=rejected)
-        if not lapsed:
-            # The partial index task_open_fullest: open tasks, fullest first.
-            candidates = candidates.filter(n_held__lt=F("overlap"))
-        else:
-            # Counted full only because a lease ran out and no sweep has marked it expired.
-            candidates = candidates.filter(
-                pk__in=Assignment.objects.filter(
-                    status=Assignment.Status.ACTIVE, expires_at__lte=now
-                ).values("task_id")
-            )
-        candidate = (
-            candidates.order_by("-n_held", "pk")
-            .select_for_update(skip_locked=True, of=("self",), no_key=True)
-            .first()
+        candidate = sql.lock_open_task(
+            project.pk, labeler.pk, now, gold=gold, lapsed=lapsed, rejected=rejected
         )
         if candidate is None:
             if lapsed:
                 return None
+            # Next: tasks counted full only because a lease ran out and no sweep ran yet.
             lapsed = True
             continue
+        task_id, overlap, n_held = candidate
         # Re-count under the lock: the candidate query's snapshot may predate a commit by
         # the transaction that held this row a moment ago, and n_held is only a hint.
-        slots = Assignment.objects.filter(task_id=candidate.pk).aggregate(
-            held=Count("pk", filter=Q(status__in=HELD)),
-            occupied=Count("pk", filter=occupying(now)),
-        )
-        if slots["occupied"] >= candidate.overlap:
-            rejected.append(candidate.pk)
-            if candidate.n_held != slots["held"]:
-                _set_held(candidate.pk, slots["held"])
+        held, occupied = sql.count_slots(task_id, now)
+        if occupied >= overlap:
+            rejected.append(task_id)
+            if n_held != held:
+                sql.set_held(task_id, held)
             continue
-        assignment = Assignment.objects.create(
-            task=candidate,
-            labeler=labeler,
-            leased_at=now,
-            expires_at=now + timedelta(minutes=project.lease_minutes),
+        expires_at = now + timedelta(minutes=project.lease_minutes)
+        pk = sql.insert_assignment(task_id, labeler.pk, now, expires_at)
+        sql.set_held(task_id, held + 1)
+        assignment = Assignment(
+            pk=pk, task_id=task_id, labeler=labeler, leased_at=now, expires_at=expires_at
         )
-        _set_held(candidate.pk, slots["held"] + 1)
+        assignment._state.adding, assignment._state.db = False, connection.alias
         return assignment
 
 
@@ -201,19 +160,11 @@ def next_assignment(
     with transaction.atomic():
         # Serialise one labeler's own concurrent requests (two tabs, a retried request), so
         # they never end up holding two tasks at once; the same statement reads their role.
-        role = (
-            get_user_model()
-            .objects.select_for_update(no_key=True, of=("self",))
-            .filter(pk=labeler.pk)
-            .annotate(role=_member_role(project))
-            .values_list("role", flat=True)
-            .first()
-        )
+        role, active_id = sql.lock_labeler(project.pk, labeler.pk, now)
         if role is None and not labeler.is_superuser:
             raise NotAMember(f"project: {labeler} is not a member of {project.slug}")
-        current = active_assignment(project, labeler, now=now)
-        if current is not None:
-            return current
+        if active_id is not None:
+            return Assignment.objects.select_related("task").get(pk=active_id)
         # Screening (screening.py): until qualified, a labeler gets only the qualification set.
         only_gold = only_gold or not screening.is_qualified(project, labeler)
         want_gold = only_gold or (rng or random).random() < project.gold_rate
@@ -234,57 +185,50 @@ def queue_size(project: Project, labeler, *, now=None) -> int:
     return available_tasks(project, labeler, _now(now), gold=screening_only).count()
 
 
-def _locked(assignment: Assignment, labeler) -> Assignment:
-    if assignment.labeler_id != labeler.pk:
-        raise SubmissionError("assignment: this task is assigned to another labeler")
-    # Only the assignment row is locked (not its task or project: every submit in a
-    # project would queue on the project row); the labeler's role comes in the same query.
-    role = Subquery(
-        Membership.objects.filter(project=OuterRef("task__project_id"), user=labeler.pk).values(
-            "role"
-        )[:1]
-    )
-    return (
-        Assignment.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("task", "task__project")
-        .annotate(labeler_role=role)
-        .get(pk=assignment.pk)
-    )
-
-
 def _copy_back(assignment: Assignment, locked: Assignment):
     """What ``assignment.refresh_from_db()`` would read after the commit, without a query."""
     for field in Assignment._meta.concrete_fields:
-        setattr(assignment, field.attname, getattr(locked, field.attname))
+        if field.attname in locked.__dict__:  # not the deferred ones
+            setattr(assignment, field.attname, getattr(locked, field.attname))
 
 
-def submit_ranking(
-    assignment: Assignment,
+def submit_ranking(assignment: Assignment, labeler, items: list[ItemInput], **options) -> Ranking:
+    """Record the labeler's ranking of an assigned task; safe to retry (see ``submit_task``).
+
+    ``items`` are in the task's canonical position order.
+    """
+    if assignment.labeler_id != labeler.pk:
+        raise SubmissionError("assignment: this task is assigned to another labeler")
+    ranking, locked = _submit(labeler, items, assignment_id=assignment.pk, **options)
+    _copy_back(assignment, locked)
+    return ranking
+
+
+def submit_task(task_id: int, labeler, items: list[ItemInput], **options) -> Ranking | None:
+    """``submit_ranking`` for the labeler's assignment of task ``task_id`` (None when they
+    hold none), without reading the assignment first."""
+    found = _submit(labeler, items, task_id=task_id, **options)
+    return found[0] if found else None
+
+
+def _submit(
     labeler,
     items: list[ItemInput],
     *,
+    assignment_id=None,
+    task_id=None,
     submission_key: str = "",
     comment: str = "",
     seconds_spent: float = 0.0,
     all_unacceptable: bool = False,
     now=None,
     require_likert: bool = True,
-) -> Ranking:
-    """Record the labeler's ranking of an assigned task; safe to retry.
-
-    ``items`` are in the task's canonical position order. A retried POST (same
-    ``submission_key``) or a second submit of the same assignment returns the ranking
-    already recorded instead of writing another.
-    """
+):
+    """A retried POST (same ``submission_key``) or a second submit of the same assignment
+    returns the ranking already recorded instead of writing another."""
     now = _now(now)
     if len(submission_key) > 64:
         raise SubmissionError("submission_key: at most 64 characters")
-    if submission_key:
-        earlier = Ranking.objects.filter(labeler=labeler, submission_key=submission_key).first()
-        if earlier is not None:
-            if earlier.assignment_id != assignment.pk:
-                raise SubmissionError("submission_key: already used for another task")
-            return earlier
     try:
         seconds_spent = float(seconds_spent)
     except (TypeError, ValueError):
@@ -292,20 +236,37 @@ def submit_ranking(
     if not seconds_spent >= 0:  # also refuses NaN
         raise SubmissionError("seconds_spent: must not be negative")
     with transaction.atomic():
-        locked = _locked(assignment, labeler)
+        # Only the assignment row is locked (not its task or project: every submit in a
+        # project would queue on the project row).
+        found = sql.lock_assignment(
+            labeler.pk,
+            assignment_id=assignment_id,
+            task_id=task_id,
+            submission_key=submission_key,
+        )
+        if found is None:
+            if assignment_id is not None:
+                raise SubmissionError("assignment: this task is assigned to another labeler")
+            return None
+        locked, role, own_ranking, (key_ranking, key_assignment) = found
+        if key_ranking is not None:
+            if key_assignment != locked.pk:
+                raise SubmissionError("submission_key: already used for another task")
+            return Ranking.objects.get(pk=key_ranking), locked
         task = locked.task
         project = task.project
         if locked.status == Assignment.Status.SUBMITTED:
-            return Ranking.objects.get(assignment=locked)
+            return Ranking.objects.get(pk=own_ranking), locked
         if locked.status == Assignment.Status.SKIPPED:
             raise SubmissionError("assignment: you skipped this task, so it cannot be submitted")
-        if locked.labeler_role is None and not labeler.is_superuser:
+        if role is None and not labeler.is_superuser:
             raise SubmissionError("assignment: you are no longer a member of this project")
         lease_over = locked.status == Assignment.Status.EXPIRED or locked.expires_at <= now
         if lease_over:
             # A late submission is still welcome if nobody took the slot meanwhile.
             RankingTask.objects.select_for_update(no_key=True).filter(pk=task.pk).first()
-            if occupied_slots(task.pk, now, exclude_assignment=locked.pk) >= task.overlap:
+            _, occupied = sql.count_slots(task.pk, now, exclude_assignment=locked.pk)
+            if occupied >= task.overlap:
                 raise SubmissionError(
                     "assignment: your lease on this task expired at "
                     f"{timezone.localtime(locked.expires_at):%H:%M} and another labeler has "
@@ -339,12 +300,9 @@ def submit_ranking(
             raise SubmissionError("submission_key: already used for another task") from exc
         if locked.status == Assignment.Status.EXPIRED:
             _add_held(task.pk, 1)  # the row lock on the task is held (lease_over)
-        locked.status = Assignment.Status.SUBMITTED
-        locked.finished_at = now
-        locked.draft = None
-        locked.save(update_fields=["status", "finished_at", "draft"])
-    _copy_back(assignment, locked)
-    return ranking
+        sql.finish_assignment(locked.pk, Assignment.Status.SUBMITTED, now)
+        locked.status, locked.finished_at, locked.draft = Assignment.Status.SUBMITTED, now, None
+    return ranking, locked
 
 
 def skip_assignment(assignment: Assignment, labeler, reason: str, *, now=None) -> Assignment:
@@ -355,10 +313,15 @@ def skip_assignment(assignment: Assignment, labeler, reason: str, *, now=None) -
         raise SubmissionError("reason: say why you skip this task")
     if len(reason) > MAX_SKIP_REASON_CHARS:
         raise SubmissionError(f"reason: at most {MAX_SKIP_REASON_CHARS} characters")
+    if assignment.labeler_id != labeler.pk:
+        raise SubmissionError("assignment: this task is assigned to another labeler")
     with transaction.atomic():
-        locked = _locked(assignment, labeler)
+        found = sql.lock_assignment(labeler.pk, assignment_id=assignment.pk)
+        if found is None:
+            raise SubmissionError("assignment: this task is assigned to another labeler")
+        locked = found[0]
         if locked.status == Assignment.Status.SKIPPED:
-            return locked
+            return Assignment.objects.get(pk=locked.pk)
         if locked.status == Assignment.Status.SUBMITTED:
             raise SubmissionError("assignment: already submitted, so it cannot be skipped")
         if locked.status == Assignment.Status.ACTIVE:

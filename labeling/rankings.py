@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
+from . import assignment_sql as sql
 from .comparisons import validate_ranks
 from .models import Ranking, RankingItem, RankingTask
 
@@ -56,43 +58,58 @@ def record_ranking(
     submission_key: str = "",
     require_likert: bool = False,
 ) -> Ranking:
-    """Write a ranking and its items; a labeler's earlier current ranking is superseded."""
+    """Write a ranking and its items; a labeler's earlier current ranking is superseded.
+
+    Plain statements (assignment_sql.py): every ranking on the platform is written here, and
+    submit is the hot path of labeling. The returned ranking carries ``written_items``.
+    """
     validate_items(task, items, require_likert=require_likert)
     if seconds_spent < 0:
         raise RankingError("seconds_spent: must not be negative")
-    responses = [tr.response_id for tr in task.task_responses.all()]
-    with transaction.atomic():
-        previous = (
-            Ranking.objects.select_for_update()
-            .filter(task=task, labeler=labeler, is_current=True)
-            .first()
-        )
+    responses = sql.response_ids(task.pk)
+    if len(responses) != len(items):
+        raise RankingError(f"items: {len(items)} given for {len(responses)} responses")
+    submitted_at = timezone.now()
+    # Joins the caller's transaction when there is one (no savepoint: an error here aborts
+    # the whole submit anyway).
+    with transaction.atomic(savepoint=False):
+        previous = sql.lock_current_ranking(task.pk, labeler.pk)
         version = 1
         if previous is not None:
-            previous.is_current = False
-            previous.save(update_fields=["is_current"])
-            version = previous.version + 1
-        ranking = Ranking.objects.create(
-            task=task,
-            labeler=labeler,
-            assignment=assignment,
-            version=version,
-            supersedes=previous,
-            comment=comment,
-            seconds_spent=seconds_spent,
-            all_unacceptable=all_unacceptable,
-            submission_key=submission_key,
-        )
-        written = RankingItem.objects.bulk_create(
-            RankingItem(
-                ranking=ranking,
-                response_id=response_id,
-                rank=item.rank,
-                likert=item.likert,
-                flags=list(item.flags),
-            )
+            sql.retire_ranking(previous[0])
+            version = previous[1] + 1
+        fields = {
+            "task_id": task.pk,
+            "labeler_id": labeler.pk,
+            "assignment_id": assignment.pk if assignment is not None else None,
+            "version": version,
+            "supersedes_id": previous[0] if previous is not None else None,
+            "is_current": True,
+            "all_unacceptable": all_unacceptable,
+            "comment": comment,
+            "seconds_spent": seconds_spent,
+            "submission_key": submission_key,
+            "submitted_at": submitted_at,
+        }
+        pk = sql.insert_ranking(fields)
+        rows = [
+            (response_id, item.rank, item.likert, list(item.flags))
             for response_id, item in zip(responses, items, strict=True)
-        )
+        ]
+        item_ids = sql.insert_items(pk, rows)
+    ranking = _saved(Ranking(pk=pk, **fields))
+    ranking.task, ranking.labeler = task, labeler
+    if assignment is not None:
+        ranking.assignment = assignment
     # What was just written, for callers that show it back without reading it again.
-    ranking.written_items = written
+    ranking.written_items = [
+        _saved(RankingItem(pk=item_id, ranking=ranking, response_id=r, rank=k, likert=li, flags=f))
+        for item_id, (r, k, li, f) in zip(item_ids, rows, strict=True)
+    ]
     return ranking
+
+
+def _saved(instance):
+    """Mark an instance built from values just written as loaded from the database."""
+    instance._state.adding, instance._state.db = False, connection.alias
+    return instance

@@ -1,0 +1,287 @@
+"""The statements of the labeling hot path (`next` + submit), as plain SQL.
+
+A labeler's round runs these for every ranking collected, so they are a handful of short
+statements on one cursor instead of ORM querysets: building the querysets cost ~30 ms of
+Python per round, ten times the database's own work (bench/README.md, "Labeling API").
+The rules live in ``assignment.py`` and ``rankings.py``; this module only reads and writes
+rows. Every statement runs on PostgreSQL and SQLite alike except the row locks, which
+SQLite neither has nor needs (its IMMEDIATE transactions serialise writers).
+"""
+
+import json
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from preflab.sql_rows import instance
+
+from .models import Project, RankingTask
+
+SERVED = "('labeling', 'evaluation')"  # RankingTask sources served to labelers
+HELD = "('active', 'submitted')"  # statuses counted in RankingTask.n_held
+
+
+def _lock(of: str, *, skip_locked: bool = False) -> str:
+    """Row-lock clause for one table of a SELECT (empty where the backend has none).
+
+    NO KEY UPDATE: the lock must not block inserts of rows that reference the locked one
+    (a ranking of the task, an assignment of the labeler) by other transactions.
+    """
+    if not connection.features.has_select_for_update:
+        return ""
+    return f" FOR NO KEY UPDATE OF {of}" + (" SKIP LOCKED" if skip_locked else "")
+
+
+def _param(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _one(sql: str, params) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _insert(sql: str, params) -> int:
+    """Run an INSERT of one row; its id."""
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(sql + " RETURNING id", params)
+            return cursor.fetchone()[0]
+        cursor.execute(sql, params)
+        return cursor.lastrowid
+
+
+# --- next ----------------------------------------------------------------------------------
+
+
+def lock_labeler(project_id: int, user_id: int, now: datetime) -> tuple[str | None, int | None]:
+    """Lock the labeler's user row (one labeler's concurrent `next`s queue here, so two tabs
+    never get two tasks) and read their role in the project and their open assignment."""
+    users = get_user_model()._meta.db_table
+    row = _one(
+        f"""SELECT (SELECT m.role FROM labeling_membership m
+                     WHERE m.project_id = %s AND m.user_id = u.id),
+                   (SELECT a.id FROM labeling_assignment a
+                     JOIN labeling_rankingtask t ON t.id = a.task_id
+                     WHERE t.project_id = %s AND a.labeler_id = u.id AND a.status = 'active'
+                       AND a.expires_at > %s
+                     ORDER BY a.leased_at LIMIT 1)
+            FROM {users} u WHERE u.id = %s{_lock("u")}""",
+        [project_id, project_id, _param(now), user_id],
+    )
+    return (row[0], row[1]) if row else (None, None)
+
+
+def lock_open_task(
+    project_id: int, user_id: int, now: datetime, *, gold: bool, lapsed: bool, rejected: list
+) -> tuple[int, int, int] | None:
+    """(id, overlap, n_held) of the fullest served task with a free slot by its count that the
+    labeler never held or ranked, locked (others' candidates skipped); None when there is none.
+
+    ``lapsed``: instead, tasks counted full only because a lease ran out and no sweep has
+    marked it expired yet.
+    """
+    if lapsed:
+        is_open = (
+            "t.id IN (SELECT a.task_id FROM labeling_assignment a"
+            " WHERE a.status = 'active' AND a.expires_at <= %s)"
+        )
+        params = [_param(now)]
+    else:
+        is_open = "t.n_held < t.overlap"  # the partial index task_open_fullest
+        params = []
+    not_rejected = ""
+    if rejected:
+        not_rejected = f" AND t.id NOT IN ({', '.join(['%s'] * len(rejected))})"
+    return _one(
+        f"""SELECT t.id, t.overlap, t.n_held FROM labeling_rankingtask t
+            WHERE t.project_id = %s AND t.is_gold = %s AND t.source IN {SERVED} AND {is_open}
+              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                               WHERE a.task_id = t.id AND a.labeler_id = %s)
+              AND NOT EXISTS (SELECT 1 FROM labeling_ranking r
+                               WHERE r.task_id = t.id AND r.labeler_id = %s){not_rejected}
+            ORDER BY t.n_held DESC, t.id LIMIT 1{_lock("t", skip_locked=True)}""",
+        [project_id, gold, *params, user_id, user_id, *rejected],
+    )
+
+
+def count_slots(task_id: int, now: datetime, *, exclude_assignment: int | None = None):
+    """(held, occupied): assignments counted in n_held, and those holding a slot at ``now``."""
+    held, occupied = _one(
+        f"""SELECT COALESCE(SUM(CASE WHEN status IN {HELD} THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(CASE WHEN status = 'submitted'
+                                       OR (status = 'active' AND expires_at > %s)
+                                     THEN 1 ELSE 0 END), 0)
+            FROM labeling_assignment WHERE task_id = %s AND id <> %s""",
+        [_param(now), task_id, exclude_assignment or 0],
+    )
+    return int(held), int(occupied)
+
+
+def insert_assignment(task_id: int, user_id: int, leased_at: datetime, expires_at: datetime):
+    return _insert(
+        """INSERT INTO labeling_assignment
+               (task_id, labeler_id, status, leased_at, expires_at, finished_at, skip_reason, draft)
+           VALUES (%s, %s, 'active', %s, %s, NULL, '', NULL)""",
+        [task_id, user_id, _param(leased_at), _param(expires_at)],
+    )
+
+
+def set_held(task_id: int, n_held: int):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE labeling_rankingtask SET n_held = %s WHERE id = %s", [n_held, task_id]
+        )
+
+
+# --- submit --------------------------------------------------------------------------------
+
+# What a submit or skip needs of the assignment, its task and project, read under the lock.
+_ASSIGNMENT = ("id", "task_id", "labeler_id", "status", "leased_at", "expires_at", "finished_at")
+_TASK = ("id", "project_id", "prompt_id", "k", "overlap", "source")
+_PROJECT = ("id", "slug", "allow_ties", "likert_max", "flags", "min_seconds_per_task")
+
+
+def lock_assignment(user_id: int, *, assignment_id=None, task_id=None, submission_key=""):
+    """Lock one of the labeler's assignments (by id, or by task) and read in the same
+    statement its task and project (their other fields deferred), the labeler's role, the
+    ranking written under it, and the ranking of theirs that used ``submission_key``.
+
+    Returns (assignment, role, own_ranking_id, (key_ranking_id, key_assignment_id)), or
+    None when the labeler holds no such assignment.
+    """
+    from .models import Assignment
+
+    where, param = ("a.id", assignment_id) if assignment_id is not None else ("a.task_id", task_id)
+    columns = [f"a.{c}" for c in _ASSIGNMENT] + [f"t.{c}" for c in _TASK]
+    columns += [f"p.{c}" for c in _PROJECT]
+    row = _one(
+        f"""SELECT {", ".join(columns)},
+                   (SELECT m.role FROM labeling_membership m
+                     WHERE m.project_id = t.project_id AND m.user_id = a.labeler_id),
+                   (SELECT r.id FROM labeling_ranking r WHERE r.assignment_id = a.id),
+                   (SELECT r.id FROM labeling_ranking r
+                     WHERE r.labeler_id = a.labeler_id AND r.submission_key = %s
+                       AND r.submission_key <> ''),
+                   (SELECT r.assignment_id FROM labeling_ranking r
+                     WHERE r.labeler_id = a.labeler_id AND r.submission_key = %s
+                       AND r.submission_key <> '')
+            FROM labeling_assignment a
+            JOIN labeling_rankingtask t ON t.id = a.task_id
+            JOIN labeling_project p ON p.id = t.project_id
+            WHERE {where} = %s AND a.labeler_id = %s{_lock("a")}""",
+        [submission_key, submission_key, param, user_id],
+    )
+    if row is None:
+        return None
+    n_a, n_t, n_p = len(_ASSIGNMENT), len(_TASK), len(_PROJECT)
+    assignment = instance(Assignment, _ASSIGNMENT, row[:n_a])
+    assignment.task = instance(RankingTask, _TASK, row[n_a : n_a + n_t])
+    assignment.task.project = instance(Project, _PROJECT, row[n_a + n_t : n_a + n_t + n_p])
+    role, own_id, key_id, key_assignment = row[n_a + n_t + n_p :]
+    return assignment, role, own_id, (key_id, key_assignment)
+
+
+_TASK_BODY = ("id", "project_id", "prompt_id", "k", "overlap", "source", "is_gold", "gold_ranks",
+              "created_at")  # fmt: skip
+_PROMPT_BODY = ("id", "text", "messages", "category")
+
+
+def task_with_responses(task_id: int):
+    """The task with its prompt and its responses in position order (``task_responses``
+    prefetched, each with its ``response``), in one statement: what `next` shows."""
+    from .models import Prompt, Response, TaskResponse
+
+    columns = [f"t.{c}" for c in _TASK_BODY] + [f"p.{c}" for c in _PROMPT_BODY]
+    columns += ["tr.id", "tr.position", "r.id", "r.text"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {", ".join(columns)} FROM labeling_rankingtask t
+                JOIN labeling_prompt p ON p.id = t.prompt_id
+                JOIN labeling_taskresponse tr ON tr.task_id = t.id
+                JOIN labeling_response r ON r.id = tr.response_id
+                WHERE t.id = %s ORDER BY tr.position""",
+            [task_id],
+        )
+        rows = cursor.fetchall()
+    n_t, n_p = len(_TASK_BODY), len(_PROMPT_BODY)
+    task = instance(RankingTask, _TASK_BODY, rows[0][:n_t])
+    task.prompt = instance(Prompt, _PROMPT_BODY, rows[0][n_t : n_t + n_p])
+    task_responses = []
+    for row in rows:
+        tr_id, position, response_id, text = row[n_t + n_p :]
+        item = instance(TaskResponse, ("id", "task_id", "response_id", "position"),
+                        (tr_id, task_id, response_id, position))  # fmt: skip
+        item.response = instance(Response, ("id", "text"), (response_id, text))
+        task_responses.append(item)
+    queryset = task.task_responses.all()
+    queryset._result_cache, queryset._prefetch_done = task_responses, True
+    task._prefetched_objects_cache = {"task_responses": queryset}
+    return task
+
+
+def response_ids(task_id: int) -> list[int]:
+    """The task's responses in canonical position order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT response_id FROM labeling_taskresponse WHERE task_id = %s ORDER BY position",
+            [task_id],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def lock_current_ranking(task_id: int, labeler_id: int) -> tuple[int, int] | None:
+    """(id, version) of the labeler's current ranking of the task, locked; None if none."""
+    return _one(
+        "SELECT id, version FROM labeling_ranking"
+        f" WHERE task_id = %s AND labeler_id = %s AND is_current{_lock('labeling_ranking')}",
+        [task_id, labeler_id],
+    )
+
+
+def retire_ranking(ranking_id: int):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE labeling_ranking SET is_current = %s WHERE id = %s", [False, ranking_id]
+        )
+
+
+def insert_ranking(fields: dict) -> int:
+    """Insert a ranking row from {column: value}; its id."""
+    values = [_param(v) if isinstance(v, datetime) else v for v in fields.values()]
+    return _insert(
+        f"INSERT INTO labeling_ranking ({', '.join(fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})",
+        values,
+    )
+
+
+def insert_items(ranking_id: int, rows: list[tuple[int, int, int | None, list]]) -> list[int]:
+    """One statement for all items of a ranking: rows of (response_id, rank, likert, flags);
+    their ids in the same order."""
+    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    params = []
+    for response_id, rank, likert, flags in rows:
+        params += [ranking_id, response_id, rank, likert, json.dumps(flags)]
+    sql = (
+        "INSERT INTO labeling_rankingitem (ranking_id, response_id, rank, likert, flags)"
+        f" VALUES {values}"
+    )
+    with connection.cursor() as cursor:
+        if connection.features.can_return_rows_from_bulk_insert:
+            cursor.execute(sql + " RETURNING id", params)
+            return [row[0] for row in cursor.fetchall()]
+        cursor.execute(sql, params)
+        last = cursor.lastrowid  # SQLite before RETURNING: consecutive rowids
+        return list(range(last - len(rows) + 1, last + 1))
+
+
+def finish_assignment(assignment_id: int, status: str, finished_at: datetime):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE labeling_assignment SET status = %s, finished_at = %s, draft = NULL"
+            " WHERE id = %s",
+            [status, _param(finished_at), assignment_id],
+        )

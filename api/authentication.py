@@ -6,11 +6,11 @@ Python than the query itself on every API request; labeling clients send a token
 """
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from preflab.sql_rows import cursor as sql_cursor
 from preflab.sql_rows import instance
 
 
@@ -19,7 +19,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user_model = get_user_model()
         fields = user_model._meta.concrete_fields
         columns = tuple(field.attname for field in fields)
-        with connection.cursor() as cursor:
+        with sql_cursor() as cursor:
             cursor.execute(
                 f"""SELECT t.created, {", ".join(f"u.{field.column}" for field in fields)}
                     FROM {Token._meta.db_table} t

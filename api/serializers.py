@@ -189,6 +189,10 @@ class ResponseSerializer(serializers.ModelSerializer):
         return json_object(value)
 
 
+# Formats datetimes as every DRF DateTimeField of the API does (ISO 8601, "Z" for UTC).
+DATETIME = serializers.DateTimeField()
+
+
 class TaskResponseSerializer(serializers.Serializer):
     position = serializers.IntegerField()
     id = serializers.IntegerField(source="response.id")
@@ -214,12 +218,31 @@ class RankingTaskSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
     def to_representation(self, task):
-        data = super().to_representation(task)
+        # By hand, what the fields above give (test_api_representations checks it): tasks
+        # are shown on every `next`, and DRF builds its field objects anew for each one.
+        prompt = task.prompt
+        data = {
+            "id": task.pk,
+            "project": task.project.slug,
+            "prompt": {
+                "id": prompt.pk,
+                "text": prompt.text,
+                "messages": prompt.messages,
+                "category": prompt.category,
+            },
+            "k": task.k,
+            "overlap": task.overlap,
+            "source": task.source,
+        }
         # Labelers are never told which tasks are gold, nor the reference ranking.
         sees_gold = self.context.get("sees_gold")
-        if sees_gold is None or not sees_gold(task.project_id):
-            data.pop("is_gold")
-            data.pop("gold_ranks")
+        if sees_gold is not None and sees_gold(task.project_id):
+            data["is_gold"], data["gold_ranks"] = task.is_gold, task.gold_ranks
+        data["responses"] = [
+            {"position": item.position, "id": item.response.pk, "text": item.response.text}
+            for item in task.task_responses.all()
+        ]
+        data["created_at"] = DATETIME.to_representation(task.created_at)
         return data
 
 
@@ -278,6 +301,19 @@ class NextAssignmentSerializer(serializers.Serializer):
         help_text="Canonical positions in the order to show them to this labeler.",
     )
 
+    def to_representation(self, body):
+        held = body["assignment"]
+        return {
+            "assignment": {
+                "id": held.pk,
+                "status": held.status,
+                "leased_at": DATETIME.to_representation(held.leased_at),
+                "expires_at": DATETIME.to_representation(held.expires_at),
+            },
+            "task": RankingTaskSerializer(body["task"], context=self.context).data,
+            "display_order": list(body["display_order"]),
+        }
+
 
 class RankingItemSerializer(serializers.ModelSerializer):
     class Meta:
@@ -297,6 +333,30 @@ class RankingSerializer(serializers.ModelSerializer):
             "id", "task", "labeler", "version", "supersedes", "is_current", "all_unacceptable",
             "comment", "seconds_spent", "submitted_at", "items",
         ]  # fmt: skip
+
+    def to_representation(self, ranking):
+        # By hand, what the fields above give (test_api_representations): one per submit.
+        return {
+            "id": ranking.pk,
+            "task": ranking.task_id,
+            "labeler": ranking.labeler.get_username(),
+            "version": ranking.version,
+            "supersedes": ranking.supersedes_id,
+            "is_current": ranking.is_current,
+            "all_unacceptable": ranking.all_unacceptable,
+            "comment": ranking.comment,
+            "seconds_spent": float(ranking.seconds_spent),
+            "submitted_at": DATETIME.to_representation(ranking.submitted_at),
+            "items": [
+                {
+                    "response": item.response_id,
+                    "rank": item.rank,
+                    "likert": item.likert,
+                    "flags": item.flags,
+                }
+                for item in ranking.items.all()
+            ],
+        }
 
 
 class DemonstrationSerializer(serializers.ModelSerializer):

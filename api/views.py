@@ -35,7 +35,7 @@ from rest_framework.views import APIView
 
 from labeling import assignment as assignments
 from labeling import exports, roles
-from labeling.assignment_sql import task_with_responses
+from labeling.assignment_sql import project_by_slug, task_with_responses
 from labeling.export_formats import jsonl_chunks, write_parquet
 from labeling.importers import PromptBook, SkipRow
 from labeling.models import (
@@ -372,7 +372,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         slug = serializer.validated_data["project"]
         # Membership is checked by the engine, in the statement that locks the labeler; a
         # project they are not in reads as missing, as it would to the scoped field.
-        project = Project.objects.filter(slug=slug).first()
+        project = project_by_slug(slug)
         try:
             if project is None:
                 raise assignments.NotAMember(slug)
@@ -390,9 +390,8 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
             "task": task,
             "display_order": assignments.display_order(task, request.user),
         }
-        return ApiResponse(
-            s.NextAssignmentSerializer(body, context=self.get_serializer_context()).data
-        )
+        # Labeling is blind for every role: no context, so gold is never revealed here.
+        return ApiResponse(s.NextAssignmentSerializer(body).data)
 
     def _held(self, request, pk):
         """The caller's assignment of task ``pk`` with its task and project, in one query;

@@ -134,7 +134,9 @@ def make_project(n_tasks: int, users) -> str:
     return slug
 
 
-def start_gunicorn(workers: int, port: int, config: str | None = None) -> subprocess.Popen:
+def start_gunicorn(
+    workers: int, port: int, config: str | None = None, threads: int = 0
+) -> subprocess.Popen:
     env = dict(
         os.environ,
         DEBUG="0",
@@ -152,6 +154,9 @@ def start_gunicorn(workers: int, port: int, config: str | None = None) -> subpro
         "--backlog", "2048",
         "--log-level", "warning",
         *(["--config", config] if config else []),
+        # gthread keeps connections alive between a labeler's requests; sync closes each
+        *(["--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30"]
+          if threads else []),
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     import urllib.request
@@ -229,6 +234,14 @@ async def closed_loop(client: Client, tokens: list[str], seconds: float) -> dict
     measure_from, stop_at = start + WARMUP_S, start + WARMUP_S + seconds
     done, latencies = [], []
 
+    cpu = {}
+
+    async def meter():
+        await asyncio.sleep(WARMUP_S)
+        cpu["start"] = cpu_seconds()
+        await asyncio.sleep(seconds)
+        cpu["end"] = cpu_seconds()
+
     async def labeler(token):
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
@@ -242,8 +255,13 @@ async def closed_loop(client: Client, tokens: list[str], seconds: float) -> dict
             if not ok:
                 await asyncio.sleep(0.05)
 
-    await asyncio.gather(*(labeler(t) for t in tokens))
-    return {"rounds": len(done), "rate": len(done) / seconds, "latencies": latencies}
+    await asyncio.gather(meter(), *(labeler(t) for t in tokens))
+    return {
+        "rounds": len(done),
+        "rate": len(done) / seconds,
+        "latencies": latencies,
+        "cpu": cpu_per_round(cpu["start"], cpu["end"], len(done)),
+    }
 
 
 async def open_loop(
@@ -289,6 +307,44 @@ async def open_loop(
     return {"latencies": latencies, "dropped": dropped, "rate": len(latencies) / seconds}
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of gunicorn, PostgreSQL and this client, read from /proc (Linux);
+    the differences over a phase give the CPU cost of a round on each side."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {"gunicorn": 0.0, "postgres": 0.0, "client": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(entry) == os.getpid():
+            totals["client"] += seconds
+        elif b"gunicorn" in cmdline:
+            totals["gunicorn"] += seconds
+        elif cmdline.startswith(b"postgres"):
+            totals["postgres"] += seconds
+    with open("/proc/stat") as f:
+        cpu = [int(x) / tick for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal: the whole machine, kernel included
+    totals["machine busy"] = sum(cpu[:8]) - cpu[3] - cpu[4]
+    totals["machine steal"] = cpu[7]
+    return totals
+
+
+def cpu_per_round(before: dict, after: dict, rounds: int) -> str:
+    if not rounds:
+        return "no rounds"
+    return ", ".join(
+        f"{name} {(after[name] - before[name]) / rounds * 1000:.1f} ms" for name in after
+    )
+
+
 def pct(values, q):
     if not values:
         return float("nan")
@@ -299,8 +355,11 @@ def pct(values, q):
 async def run_client(args, port, project, tokens):
     import aiohttp
 
-    # gunicorn's sync workers close every connection after one response: never reuse one
-    connector = aiohttp.TCPConnector(limit=args.max_inflight + 100, force_close=True)
+    # gunicorn's sync workers close every connection after one response: never reuse one;
+    # gthread workers keep it open, as a browser or API client would
+    connector = aiohttp.TCPConnector(
+        limit=args.max_inflight + 100, force_close=not args.threads
+    )
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         client = Client(session, f"http://127.0.0.1:{port}", project)
@@ -314,7 +373,13 @@ async def run_client(args, port, project, tokens):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="gthread workers with this many threads and keep-alive (0: sync workers)",
+    )
     parser.add_argument("--labelers", type=int, default=50, help="closed-loop labelers")
     parser.add_argument("--rate", type=float, default=50.0, help="open-loop rounds per second")
     parser.add_argument("--pool", type=int, default=1500, help="open-loop labeler pool")
@@ -335,7 +400,7 @@ def main():
     n_tasks = max(args.tasks, int(100 * (args.seconds + WARMUP_S) + args.rate * args.seconds))
     project = make_project(n_tasks, users)
     print(f"project {project}: {n_tasks:,} tasks of K={K}; gunicorn --workers {args.workers}")
-    server = start_gunicorn(args.workers, args.port, args.gunicorn_config)
+    server = start_gunicorn(args.workers, args.port, args.gunicorn_config, args.threads)
     try:
         closed, closed_errors, opened, open_errors, empty = asyncio.run(
             run_client(args, args.port, project, tokens)
@@ -348,6 +413,7 @@ def main():
         f"{closed['rate']:.1f} rounds/s; round latency p50 {pct(lat, 50):.0f} ms, "
         f"p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms; errors {closed_errors or 0}"
     )
+    print(f"  CPU per round: {closed['cpu']}")
     lat = opened["latencies"]
     print(
         f"open loop, {args.rate:.0f} rounds/s offered over {args.pool} labelers, "

@@ -158,11 +158,11 @@ def next_assignment(
     """
     now = _now(now)
     with transaction.atomic():
-        # Serialise one labeler's own concurrent requests (two tabs, a retried request), so
-        # they never end up holding two tasks at once; the same statement reads their role.
-        role, active_id = sql.lock_labeler(project.pk, labeler.pk, now)
+        # One labeler's own concurrent requests queue on this lock (see lock_labeler).
+        role = sql.lock_labeler(project.pk, labeler.pk)
         if role is None and not labeler.is_superuser:
             raise NotAMember(f"project: {labeler} is not a member of {project.slug}")
+        active_id = sql.open_assignment(project.pk, labeler.pk, now)
         if active_id is not None:
             return Assignment.objects.select_related("task").get(pk=active_id)
         # Screening (screening.py): until qualified, a labeler gets only the qualification set.
@@ -248,7 +248,7 @@ def _submit(
             if assignment_id is not None:
                 raise SubmissionError("assignment: this task is assigned to another labeler")
             return None
-        locked, role, own_ranking, (key_ranking, key_assignment) = found
+        locked, role, own_ranking, current, (key_ranking, key_assignment) = found
         if key_ranking is not None:
             if key_assignment != locked.pk:
                 raise SubmissionError("submission_key: already used for another task")
@@ -291,6 +291,7 @@ def _submit(
                 all_unacceptable=all_unacceptable,
                 submission_key=submission_key,
                 require_likert=require_likert,
+                current=current,  # read under the assignment's lock
             )
         except RankingError as exc:
             raise SubmissionError(str(exc)) from exc

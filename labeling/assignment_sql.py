@@ -14,6 +14,7 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from preflab.sql_rows import cursor as sql_cursor
 from preflab.sql_rows import instance
 
 from .models import Project, RankingTask
@@ -38,14 +39,14 @@ def _param(value: datetime):
 
 
 def _one(sql: str, params) -> tuple | None:
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
 def _insert(sql: str, params) -> int:
     """Run an INSERT of one row; its id."""
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         if connection.features.can_return_columns_from_insert:
             cursor.execute(sql + " RETURNING id", params)
             return cursor.fetchone()[0]
@@ -56,22 +57,39 @@ def _insert(sql: str, params) -> int:
 # --- next ----------------------------------------------------------------------------------
 
 
-def lock_labeler(project_id: int, user_id: int, now: datetime) -> tuple[str | None, int | None]:
-    """Lock the labeler's user row (one labeler's concurrent `next`s queue here, so two tabs
-    never get two tasks) and read their role in the project and their open assignment."""
+def project_by_slug(slug: str) -> Project | None:
+    columns = tuple(field.attname for field in Project._meta.concrete_fields)
+    row = _one(f"SELECT {', '.join(columns)} FROM labeling_project WHERE slug = %s", [slug])
+    return instance(Project, columns, row) if row else None
+
+
+def lock_labeler(project_id: int, user_id: int) -> str | None:
+    """Lock the labeler's user row, so that one labeler's concurrent `next`s (two tabs, a
+    retried request) queue here and never get two tasks; their role in the project."""
     users = get_user_model()._meta.db_table
     row = _one(
         f"""SELECT (SELECT m.role FROM labeling_membership m
-                     WHERE m.project_id = %s AND m.user_id = u.id),
-                   (SELECT a.id FROM labeling_assignment a
-                     JOIN labeling_rankingtask t ON t.id = a.task_id
-                     WHERE t.project_id = %s AND a.labeler_id = u.id AND a.status = 'active'
-                       AND a.expires_at > %s
-                     ORDER BY a.leased_at LIMIT 1)
+                     WHERE m.project_id = %s AND m.user_id = u.id)
             FROM {users} u WHERE u.id = %s{_lock("u")}""",
-        [project_id, project_id, _param(now), user_id],
+        [project_id, user_id],
     )
-    return (row[0], row[1]) if row else (None, None)
+    return row[0] if row else None
+
+
+def open_assignment(project_id: int, user_id: int, now: datetime) -> int | None:
+    """The labeler's unexpired active assignment in the project. A statement of its own
+    after ``lock_labeler``: its snapshot must include what the tab that held the lock just
+    committed (under READ COMMITTED each statement sees what was committed before it began,
+    and a statement that waited for a lock began before that commit)."""
+    row = _one(
+        """SELECT a.id FROM labeling_assignment a
+           JOIN labeling_rankingtask t ON t.id = a.task_id
+           WHERE t.project_id = %s AND a.labeler_id = %s AND a.status = 'active'
+             AND a.expires_at > %s
+           ORDER BY a.leased_at LIMIT 1""",
+        [project_id, user_id, _param(now)],
+    )
+    return row[0] if row else None
 
 
 def lock_open_task(
@@ -130,7 +148,7 @@ def insert_assignment(task_id: int, user_id: int, leased_at: datetime, expires_a
 
 
 def set_held(task_id: int, n_held: int):
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(
             "UPDATE labeling_rankingtask SET n_held = %s WHERE id = %s", [n_held, task_id]
         )
@@ -144,30 +162,51 @@ _TASK = ("id", "project_id", "prompt_id", "k", "overlap", "source")
 _PROJECT = ("id", "slug", "allow_ties", "likert_max", "flags", "min_seconds_per_task")
 
 
+def _id_list(subquery: str) -> str:
+    """SQL for the ids a one-column subquery returns, as one value (see ``_ids``)."""
+    if connection.vendor == "postgresql":
+        return f"ARRAY({subquery})"
+    return f"(SELECT json_group_array(id) FROM ({subquery}))"
+
+
+def _ids(value) -> list[int]:
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
 def lock_assignment(user_id: int, *, assignment_id=None, task_id=None, submission_key=""):
     """Lock one of the labeler's assignments (by id, or by task) and read in the same
-    statement its task and project (their other fields deferred), the labeler's role, the
-    ranking written under it, and the ranking of theirs that used ``submission_key``.
+    statement what a submit needs: its task and project (their other fields deferred) with
+    the task's response ids in position order (``task.response_ids``), the labeler's role,
+    the ranking written under it, the labeler's current ranking of the task, and the ranking
+    of theirs that used ``submission_key``.
 
-    Returns (assignment, role, own_ranking_id, (key_ranking_id, key_assignment_id)), or
-    None when the labeler holds no such assignment.
+    Returns (assignment, role, own_ranking_id, current, (key_ranking_id, key_assignment_id))
+    with current = (id, version) or None; None when the labeler holds no such assignment.
     """
     from .models import Assignment
 
     where, param = ("a.id", assignment_id) if assignment_id is not None else ("a.task_id", task_id)
     columns = [f"a.{c}" for c in _ASSIGNMENT] + [f"t.{c}" for c in _TASK]
     columns += [f"p.{c}" for c in _PROJECT]
+    responses = _id_list(
+        "SELECT tr.response_id AS id FROM labeling_taskresponse tr"
+        " WHERE tr.task_id = a.task_id ORDER BY tr.position"
+    )
+    current = (
+        "SELECT r.{} FROM labeling_ranking r"
+        " WHERE r.task_id = a.task_id AND r.labeler_id = a.labeler_id AND r.is_current"
+    )
+    by_key = (
+        "SELECT r.{} FROM labeling_ranking r WHERE r.labeler_id = a.labeler_id"
+        " AND r.submission_key = %s AND r.submission_key <> ''"
+    )
     row = _one(
-        f"""SELECT {", ".join(columns)},
+        f"""SELECT {", ".join(columns)}, {responses},
                    (SELECT m.role FROM labeling_membership m
                      WHERE m.project_id = t.project_id AND m.user_id = a.labeler_id),
                    (SELECT r.id FROM labeling_ranking r WHERE r.assignment_id = a.id),
-                   (SELECT r.id FROM labeling_ranking r
-                     WHERE r.labeler_id = a.labeler_id AND r.submission_key = %s
-                       AND r.submission_key <> ''),
-                   (SELECT r.assignment_id FROM labeling_ranking r
-                     WHERE r.labeler_id = a.labeler_id AND r.submission_key = %s
-                       AND r.submission_key <> '')
+                   ({current.format("id")}), ({current.format("version")}),
+                   ({by_key.format("id")}), ({by_key.format("assignment_id")})
             FROM labeling_assignment a
             JOIN labeling_rankingtask t ON t.id = a.task_id
             JOIN labeling_project p ON p.id = t.project_id
@@ -178,10 +217,12 @@ def lock_assignment(user_id: int, *, assignment_id=None, task_id=None, submissio
         return None
     n_a, n_t, n_p = len(_ASSIGNMENT), len(_TASK), len(_PROJECT)
     assignment = instance(Assignment, _ASSIGNMENT, row[:n_a])
-    assignment.task = instance(RankingTask, _TASK, row[n_a : n_a + n_t])
-    assignment.task.project = instance(Project, _PROJECT, row[n_a + n_t : n_a + n_t + n_p])
-    role, own_id, key_id, key_assignment = row[n_a + n_t + n_p :]
-    return assignment, role, own_id, (key_id, key_assignment)
+    task = assignment.task = instance(RankingTask, _TASK, row[n_a : n_a + n_t])
+    task.project = instance(Project, _PROJECT, row[n_a + n_t : n_a + n_t + n_p])
+    responses, role, own_id, current_id, version, key_id, key_assignment = row[n_a + n_t + n_p :]
+    task.response_ids = _ids(responses)
+    current = (current_id, version) if current_id is not None else None
+    return assignment, role, own_id, current, (key_id, key_assignment)
 
 
 _TASK_BODY = ("id", "project_id", "prompt_id", "k", "overlap", "source", "is_gold", "gold_ranks",
@@ -196,7 +237,7 @@ def task_with_responses(task_id: int):
 
     columns = [f"t.{c}" for c in _TASK_BODY] + [f"p.{c}" for c in _PROMPT_BODY]
     columns += ["tr.id", "tr.position", "r.id", "r.text"]
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(
             f"""SELECT {", ".join(columns)} FROM labeling_rankingtask t
                 JOIN labeling_prompt p ON p.id = t.prompt_id
@@ -224,7 +265,7 @@ def task_with_responses(task_id: int):
 
 def response_ids(task_id: int) -> list[int]:
     """The task's responses in canonical position order."""
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(
             "SELECT response_id FROM labeling_taskresponse WHERE task_id = %s ORDER BY position",
             [task_id],
@@ -242,7 +283,7 @@ def lock_current_ranking(task_id: int, labeler_id: int) -> tuple[int, int] | Non
 
 
 def retire_ranking(ranking_id: int):
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(
             "UPDATE labeling_ranking SET is_current = %s WHERE id = %s", [False, ranking_id]
         )
@@ -269,7 +310,7 @@ def insert_items(ranking_id: int, rows: list[tuple[int, int, int | None, list]])
         "INSERT INTO labeling_rankingitem (ranking_id, response_id, rank, likert, flags)"
         f" VALUES {values}"
     )
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         if connection.features.can_return_rows_from_bulk_insert:
             cursor.execute(sql + " RETURNING id", params)
             return [row[0] for row in cursor.fetchall()]
@@ -279,7 +320,7 @@ def insert_items(ranking_id: int, rows: list[tuple[int, int, int | None, list]])
 
 
 def finish_assignment(assignment_id: int, status: str, finished_at: datetime):
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(
             "UPDATE labeling_assignment SET status = %s, finished_at = %s, draft = NULL"
             " WHERE id = %s",

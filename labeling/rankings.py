@@ -9,6 +9,8 @@ from . import assignment_sql as sql
 from .comparisons import validate_ranks
 from .models import Ranking, RankingItem, RankingTask
 
+LOOK_UP = object()  # record_ranking: read the labeler's current ranking of the task itself
+
 
 class RankingError(ValueError):
     pass
@@ -57,23 +59,28 @@ def record_ranking(
     all_unacceptable: bool = False,
     submission_key: str = "",
     require_likert: bool = False,
+    current=LOOK_UP,
 ) -> Ranking:
     """Write a ranking and its items; a labeler's earlier current ranking is superseded.
 
     Plain statements (assignment_sql.py): every ranking on the platform is written here, and
     submit is the hot path of labeling. The returned ranking carries ``written_items``.
+    ``current``: the (id, version) of the labeler's current ranking of the task, or None,
+    when the caller has read it already (the unique constraint ``ranking_one_current``
+    refuses a second current ranking should it have changed since); ``task.response_ids``
+    likewise, when set.
     """
     validate_items(task, items, require_likert=require_likert)
     if seconds_spent < 0:
         raise RankingError("seconds_spent: must not be negative")
-    responses = sql.response_ids(task.pk)
+    responses = getattr(task, "response_ids", None) or sql.response_ids(task.pk)
     if len(responses) != len(items):
         raise RankingError(f"items: {len(items)} given for {len(responses)} responses")
     submitted_at = timezone.now()
     # Joins the caller's transaction when there is one (no savepoint: an error here aborts
     # the whole submit anyway).
     with transaction.atomic(savepoint=False):
-        previous = sql.lock_current_ranking(task.pk, labeler.pk)
+        previous = sql.lock_current_ranking(task.pk, labeler.pk) if current is LOOK_UP else current
         version = 1
         if previous is not None:
             sql.retire_ranking(previous[0])

@@ -131,17 +131,11 @@ def _claim(project, labeler, now, *, gold: bool):
             lapsed = True
             continue
         task_id, overlap, n_held = candidate
-        # Re-count under the lock: the candidate query's snapshot may predate a commit by
-        # the transaction that held this row a moment ago, and n_held is only a hint.
-        held, occupied = sql.count_slots(task_id, now)
-        if occupied >= overlap:
-            rejected.append(task_id)
-            if n_held != held:
-                sql.set_held(task_id, held)
-            continue
         expires_at = now + timedelta(minutes=project.lease_minutes)
-        pk = sql.insert_assignment(task_id, labeler.pk, now, expires_at)
-        sql.set_held(task_id, held + 1)
+        pk = sql.take_slot(task_id, overlap, n_held, labeler.pk, now, expires_at)
+        if pk is None:
+            rejected.append(task_id)
+            continue
         assignment = Assignment(
             pk=pk, task_id=task_id, labeler=labeler, leased_at=now, expires_at=expires_at
         )

@@ -125,29 +125,64 @@ def lock_open_task(
     )
 
 
+_SLOTS = f"""SELECT COALESCE(SUM(CASE WHEN status IN {HELD} THEN 1 ELSE 0 END), 0) AS held,
+                     COALESCE(SUM(CASE WHEN status = 'submitted'
+                                         OR (status = 'active' AND expires_at > %(now)s)
+                                       THEN 1 ELSE 0 END), 0) AS occupied
+              FROM labeling_assignment WHERE task_id = %(task)s AND id <> %(exclude)s"""
+
+
 def count_slots(task_id: int, now: datetime, *, exclude_assignment: int | None = None):
     """(held, occupied): assignments counted in n_held, and those holding a slot at ``now``."""
-    held, occupied = _one(
-        f"""SELECT COALESCE(SUM(CASE WHEN status IN {HELD} THEN 1 ELSE 0 END), 0),
-                   COALESCE(SUM(CASE WHEN status = 'submitted'
-                                       OR (status = 'active' AND expires_at > %s)
-                                     THEN 1 ELSE 0 END), 0)
-            FROM labeling_assignment WHERE task_id = %s AND id <> %s""",
-        [_param(now), task_id, exclude_assignment or 0],
-    )
+    params = {"now": _param(now), "task": task_id, "exclude": exclude_assignment or 0}
+    held, occupied = _one(_SLOTS, params)
     return int(held), int(occupied)
 
 
-def insert_assignment(task_id: int, user_id: int, leased_at: datetime, expires_at: datetime):
-    return _insert(
+def take_slot(task_id, overlap, n_held, user_id, now: datetime, expires_at: datetime):
+    """On a task locked by ``lock_open_task``: count its slots again (the candidate query's
+    snapshot may predate a commit by the transaction that held the row a moment ago, and
+    n_held is only a hint), and if one is free, lease it to the labeler. Keeps n_held right
+    either way. The new assignment's id, or None when the task was full after all.
+    """
+    params = {
+        "now": _param(now), "task": task_id, "exclude": 0, "user": user_id,
+        "expires": _param(expires_at), "overlap": overlap,
+    }  # fmt: skip
+    if connection.vendor == "postgresql":
+        # One statement: its snapshot is taken after the lock is held, so the count is fresh.
+        row = _one(
+            f"""WITH slots AS ({_SLOTS}),
+                taken AS (
+                    INSERT INTO labeling_assignment (task_id, labeler_id, status, leased_at,
+                        expires_at, finished_at, skip_reason, draft)
+                    SELECT %(task)s, %(user)s, 'active', %(now)s, %(expires)s, NULL, '', NULL
+                    FROM slots WHERE occupied < %(overlap)s
+                    RETURNING id),
+                counted AS (
+                    UPDATE labeling_rankingtask
+                    SET n_held = (SELECT held FROM slots) + (SELECT COUNT(*) FROM taken)
+                    WHERE id = %(task)s)
+                SELECT (SELECT id FROM taken)""",
+            params,
+        )
+        return row[0]
+    held, occupied = _one(_SLOTS, params)
+    if occupied >= overlap:
+        if n_held != held:
+            _set_held(task_id, held)
+        return None
+    pk = _insert(
         """INSERT INTO labeling_assignment
                (task_id, labeler_id, status, leased_at, expires_at, finished_at, skip_reason, draft)
-           VALUES (%s, %s, 'active', %s, %s, NULL, '', NULL)""",
-        [task_id, user_id, _param(leased_at), _param(expires_at)],
+           VALUES (%(task)s, %(user)s, 'active', %(now)s, %(expires)s, NULL, '', NULL)""",
+        params,
     )
+    _set_held(task_id, held + 1)
+    return pk
 
 
-def set_held(task_id: int, n_held: int):
+def _set_held(task_id: int, n_held: int):
     with sql_cursor() as cursor:
         cursor.execute(
             "UPDATE labeling_rankingtask SET n_held = %s WHERE id = %s", [n_held, task_id]

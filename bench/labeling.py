@@ -1,7 +1,7 @@
 """Labeling throughput and latency of the REST API under gunicorn + PostgreSQL.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/preflab_bench_labeling \\
-        .venv/bin/python bench/labeling.py [--workers 4] [--labelers 50] [--rate 50] [--seconds 20]
+        .venv/bin/python bench/labeling.py [--workers N] [--labelers 50] [--rate 50] [--seconds 20]
 
 One round = what a labeler does per task: ``POST /api/v1/tasks/next/`` then
 ``POST /api/v1/tasks/<id>/submit/`` with a ranking of 6 (ranks, Likert, idempotency key).
@@ -357,9 +357,7 @@ async def run_client(args, port, project, tokens):
 
     # gunicorn's sync workers close every connection after one response: never reuse one;
     # gthread workers keep it open, as a browser or API client would
-    connector = aiohttp.TCPConnector(
-        limit=args.max_inflight + 100, force_close=not args.threads
-    )
+    connector = aiohttp.TCPConnector(limit=args.max_inflight + 100, force_close=not args.threads)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         client = Client(session, f"http://127.0.0.1:{port}", project)
@@ -373,7 +371,13 @@ async def run_client(args, port, project, tokens):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count(),
+        help="gunicorn workers (default: one per core, the fastest here: PostgreSQL and this "
+        "client share the cores, and more workers only add context switches)",
+    )
     parser.add_argument(
         "--threads",
         type=int,

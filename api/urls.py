@@ -2,23 +2,23 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import views
+from . import task_views, training_views, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("projects", views.ProjectViewSet, basename="project")
 router.register("prompts", views.PromptViewSet, basename="prompt")
 router.register("responses", views.ResponseViewSet, basename="response")
-router.register("tasks", views.TaskViewSet, basename="task")
+router.register("tasks", task_views.TaskViewSet, basename="task")
 router.register("rankings", views.RankingViewSet, basename="ranking")
 router.register("demonstrations", views.DemonstrationViewSet, basename="demonstration")
-router.register("checkpoints", views.CheckpointViewSet, basename="checkpoint")
-router.register("jobs", views.TrainingJobViewSet, basename="job")
-router.register("snapshots", views.SnapshotViewSet, basename="snapshot")
+router.register("checkpoints", training_views.CheckpointViewSet, basename="checkpoint")
+router.register("jobs", training_views.TrainingJobViewSet, basename="job")
+router.register("snapshots", training_views.SnapshotViewSet, basename="snapshot")
 
 urlpatterns = [
     path("v1/health/", views.health, name="api-health"),
-    path("v1/exports/<str:kind>/", views.ExportView.as_view(), name="api-export"),
+    path("v1/exports/<str:kind>/", training_views.ExportView.as_view(), name="api-export"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

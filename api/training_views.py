@@ -1,0 +1,204 @@
+"""REST API: checkpoints, training jobs, dataset snapshots and streamed exports."""
+
+import os
+import tempfile
+
+from django.http import FileResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response as ApiResponse
+from rest_framework.views import APIView
+
+from labeling import exports
+from labeling.export_formats import jsonl_chunks, write_parquet
+from labeling.models import Project
+from training.models import Checkpoint, DatasetSnapshot, TrainingJob
+
+from . import filters, permissions
+from . import serializers as s
+from .views import BaseViewSet, field_error
+
+# --- training ----------------------------------------------------------------------------
+
+
+@extend_schema_view(list=extend_schema(summary="Model checkpoints (reviewers and admins)"))
+class CheckpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    """Checkpoints belong to the platform, not to one project."""
+
+    serializer_class = s.CheckpointSerializer
+    filterset_class = filters.CheckpointFilter
+    permission_classes = [permissions.IsReviewerSomewhere]
+
+    def scoped(self):
+        return Checkpoint.objects.all()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Training jobs of the caller's projects (reviewers and admins)"),
+    create=extend_schema(summary="Queue a training job (project admins)"),
+)
+class TrainingJobViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, BaseViewSet
+):
+    permission_classes = [permissions.IsReviewerSomewhere]
+    serializer_class = s.TrainingJobSerializer
+    filterset_class = filters.TrainingJobFilter
+
+    def scoped(self):
+        queryset = TrainingJob.objects.select_related("project", "created_by")
+        return permissions.in_projects(queryset, self.request, "reviewer")
+
+    def perform_create(self, serializer):
+        from training import jobs
+
+        data = serializer.validated_data
+        permissions.require_role(self.request, data["project"], "admin", "start training jobs")
+        try:
+            # validates the config against the engine, freezes the data, enqueues on commit
+            serializer.instance = jobs.create_job(
+                data["project"],
+                data["kind"],
+                data.get("config") or {},
+                base=data.get("base_checkpoint"),
+                reward=data.get("reward_checkpoint"),
+                snapshot=data.get("snapshot"),
+                snapshot_options=data.get("snapshot_options"),
+                user=self.request.user,
+            )
+        except ValueError as exc:  # JobError / ExportError name their field
+            raise ValidationError(field_error(exc)) from exc
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Frozen dataset snapshots (reviewers and admins)"),
+    create=extend_schema(summary="Freeze an export as a content-hashed snapshot (project admins)"),
+)
+class SnapshotViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, BaseViewSet
+):
+    permission_classes = [permissions.IsReviewerSomewhere]
+    serializer_class = s.SnapshotSerializer
+    filterset_class = filters.SnapshotFilter
+
+    def scoped(self):
+        queryset = DatasetSnapshot.objects.select_related("project", "created_by")
+        return permissions.in_projects(queryset, self.request, "reviewer")
+
+    def create(self, request, *args, **kwargs):
+        from training.snapshots import create_snapshot
+
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        permissions.require_role(request, data["project"], "admin", "freeze snapshots")
+        try:
+            snapshot = create_snapshot(
+                data["project"], data["kind"], data.get("options") or {}, created_by=request.user
+            )
+        except exports.ExportError as exc:
+            raise ValidationError({"options": field_error(exc)}) from exc
+        return ApiResponse(self.get_serializer(snapshot).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The snapshot's rows as JSONL (the exact frozen bytes)",
+        responses={(200, "application/jsonl"): OpenApiTypes.BINARY},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def download(self, request, pk=None):
+        from training.snapshots import data_path
+
+        snapshot = self.get_object()
+        path = data_path(snapshot)
+        if not path.exists():
+            raise ValidationError({"path": ["the snapshot's files are missing on this server"]})
+        return FileResponse(
+            open(path, "rb"),
+            as_attachment=True,
+            filename=f"{snapshot.kind}-{snapshot.content_hash[:12]}.jsonl",
+            content_type="application/jsonl",
+        )
+
+
+# --- exports ----------------------------------------------------------------------------
+
+EXPORT_PARAMETERS = [
+    OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(exports.KINDS)),
+    OpenApiParameter("project", str, required=True, description="project slug"),
+    OpenApiParameter("file_format", str, enum=["jsonl", "parquet"], default="jsonl"),
+    OpenApiParameter("gzip", bool, description="gzip the JSONL"),
+    OpenApiParameter("split", str, enum=list(exports.SPLITS)),
+    OpenApiParameter("conversational", bool),
+    OpenApiParameter("consensus", bool, description="comparisons/rankings"),
+    OpenApiParameter("min_agreement", float, description="comparisons/rankings"),
+    OpenApiParameter("include_gold", bool, description="comparisons/rankings"),
+    OpenApiParameter("status", str, enum=list(exports.DEMONSTRATION_STATUSES)),
+    OpenApiParameter("style", str, enum=list(exports.DEMONSTRATION_STYLES)),
+]
+
+
+def _stream_file(path):
+    """Yield a temporary file's bytes, then delete it."""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+class ExportView(APIView):
+    """Stream an export (reviewers and admins): JSONL row by row, never whole in memory."""
+
+    @extend_schema(
+        summary="Download an export: comparisons, rankings or demonstrations",
+        parameters=EXPORT_PARAMETERS,
+        responses={
+            (200, "application/jsonl"): OpenApiTypes.BINARY,
+            (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
+        },
+    )
+    def get(self, request, kind):
+        if kind not in exports.KINDS:
+            raise ValidationError({"kind": [f"{kind!r} is not one of {', '.join(exports.KINDS)}"]})
+        query = s.ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        visible = permissions.in_projects(
+            Project.objects.all(), request, "labeler", project_path="pk"
+        )
+        project = get_object_or_404(visible, slug=data["project"])
+        permissions.require_role(request, project, "reviewer", "export")
+        given = set(request.query_params) - {"project", "file_format", "gzip"}
+        options = {name: data[name] for name in given if name in data}
+        try:
+            options = exports.resolve_options(kind, project, options)
+        except exports.ExportError as exc:
+            raise ValidationError(field_error(exc)) from exc
+        rows = exports.ROW_GENERATORS[kind](project, **options)
+        stem = f"{project.slug}-{kind}"
+        if data["file_format"] == "parquet":
+            # Parquet's footer comes last, so it is written to a temporary file (batch by
+            # batch, bounded memory) and streamed from there.
+            handle, path = tempfile.mkstemp(suffix=".parquet")
+            os.close(handle)
+            try:
+                write_parquet(rows, path, exports.arrow_schema(kind, options))
+            except BaseException:
+                os.unlink(path)
+                raise
+            response = StreamingHttpResponse(
+                _stream_file(path), content_type="application/vnd.apache.parquet"
+            )
+            filename = f"{stem}.parquet"
+        else:
+            response = StreamingHttpResponse(
+                jsonl_chunks(rows, gzip=data["gzip"]),
+                content_type="application/gzip" if data["gzip"] else "application/jsonl",
+            )
+            filename = f"{stem}.jsonl" + (".gz" if data["gzip"] else "")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response

@@ -42,6 +42,7 @@ from training.engine.base_model import load_causal_lm, load_tokenizer, resolve_m
 from training.engine.checkpointing import has_state, load_model_weights, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import prompt_to_messages, read_rows, render_prompt
+from training.engine.devices import accelerator_for
 from training.engine.losses import (
     AdaptiveKLController,
     FixedKLController,
@@ -155,10 +156,9 @@ def train_ppo(
         raise ValueError("PPOConfig.reward_model is required (a folder written by train_reward)")
     if config.rollouts_per_step % config.mini_batch_size:
         raise ValueError("rollouts_per_step must be a multiple of mini_batch_size")
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    accelerator = Accelerator(cpu=config.device == "cpu")
+    accelerator = accelerator_for(config.device)
     rank, world = accelerator.process_index, accelerator.num_processes
     # device_specific: process i seeds seed + i, so processes sample different responses
     # (process 0, and a single process, seeds `seed` itself)

@@ -40,6 +40,7 @@ from training.engine.base_model import LoraSettings, load_tokenizer, resolve_mod
 from training.engine.checkpointing import has_state, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages
+from training.engine.devices import accelerator_for
 from training.engine.losses import kway_bradley_terry_loss_batched, pairwise_accuracy_counts
 from training.engine.reward_packing import (
     EncodedRanking,
@@ -211,14 +212,13 @@ def train_reward(
     Rows: {prompt, responses[], ranks[]} (1 = best, equal = tie) or {prompt, chosen, rejected}.
     demonstrations: {prompt, completion} rows whose mean reward is set to 0 afterwards.
     """
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
     # single process: a plain loop on cuda (when available) or cpu; under `accelerate launch`
     # one process per device with DDP around the model (tested with 2 gloo CPU processes).
     # DeepSpeed ZeRO through accelerate's config is untested here (deepspeed not installed);
     # ZeRO-3 shards the weights, which rewards_of and the final save read whole: not supported.
-    accelerator = Accelerator(cpu=config.device == "cpu")
+    accelerator = accelerator_for(config.device)
     rank, world = accelerator.process_index, accelerator.num_processes
     set_seed(config.seed)  # the same on every process: the same new head everywhere
     out = Path(config.output_dir)

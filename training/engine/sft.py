@@ -29,6 +29,7 @@ from training.engine.base_model import LoraSettings, load_causal_lm, load_tokeni
 from training.engine.checkpointing import load_model_weights, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages, read_rows, tokenize_demonstration
+from training.engine.devices import accelerator_for
 from training.engine.losses import masked_cross_entropy
 
 Callback = Callable[[int, int, dict[str, float]], None]
@@ -199,10 +200,9 @@ def train_sft(
     checkpoint. `callback(step, total_steps, metrics)` runs after every optimizer step (after the
     checkpoint of that step, so a callback that raises to cancel loses no finished step).
     """
-    from accelerate import Accelerator
     from accelerate.utils import set_seed
 
-    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    accelerator = accelerator_for(mixed_precision=config.mixed_precision)
     set_seed(config.seed)
     out_dir = Path(config.output_dir)
     ckpt_dir = out_dir / "checkpoint"

@@ -1,0 +1,18 @@
+"""Which device a training run uses, under `accelerate launch` or alone."""
+
+import os
+
+
+def accelerator_for(device: str = "", **kwargs):
+    """The ``accelerate.Accelerator`` of a run on ``device`` ("" = what accelerate finds).
+
+    Launched as several processes on a machine without a GPU, accelerate groups them (gloo on
+    the CPU) only when told to use the CPU; otherwise each process would train alone, silently,
+    on its own share of nothing. So a multi-process launch with no CUDA device means the CPU.
+    """
+    import torch
+    from accelerate import Accelerator
+
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    cpu = device == "cpu" or (launched and not torch.cuda.is_available())
+    return Accelerator(cpu=cpu, **kwargs)

@@ -35,7 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from training.engine.base_model import load_tokenizer, resolve_model  # noqa: E402
-from training.engine.reward import RewardConfig, train_reward  # noqa: E402
+from training.engine.reward import (  # noqa: E402
+    RewardConfig,
+    pairwise_accuracy,
+    train_reward,
+)
 from training.engine.synthetic import synthetic_rankings  # noqa: E402
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -275,13 +279,47 @@ def length_baseline(rows, longer: bool) -> float:
     return right / max(total, 1)
 
 
+def ordered_pairs(rows):
+    """Every row as (prompt, chosen, rejected) rows: a ranking's strictly ordered pairs."""
+    pairs = []
+    for row in rows:
+        if "chosen" in row:
+            pairs.append(row)
+            continue
+        for i, ri in enumerate(row["ranks"]):
+            for j, rj in enumerate(row["ranks"]):
+                if ri < rj:
+                    pairs.append(
+                        {
+                            "prompt": row["prompt"],
+                            "chosen": row["responses"][i],
+                            "rejected": row["responses"][j],
+                        }
+                    )
+    return pairs
+
+
+def length_matched(pairs, within: float):
+    """The pairs whose two responses' lengths (characters) differ by at most `within` of the
+    longer one: there length cannot tell the better reply."""
+    return [
+        p
+        for p in pairs
+        if abs(len(p["chosen"]) - len(p["rejected"]))
+        <= within * max(len(p["chosen"]), len(p["rejected"]))
+    ]
+
+
 def real(args):
     if not DATA.exists():
         print(f"(no {DATA}: real-data accuracy skipped)")
         return
     print(f"\n## real data, {args.real_model}, max_length {args.max_length}")
-    print("| data | train | held-out | pairs held out | ours acc | length baseline | s |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| data | train | held-out | pairs held out | ours acc | length baseline "
+        f"| length-matched (±{args.matched:.0%}) pairs: n, ours acc, length baseline | s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, rows, longer in (
         ("OASST K-way", oasst_rows(), True),
         ("HH-RLHF pairs", hh_rows(), False),
@@ -302,12 +340,16 @@ def real(args):
                 held_out,
             )
             seconds = time.perf_counter() - t0
+            matched = length_matched(ordered_pairs(held_out), args.matched)
+            on_matched = pairwise_accuracy(tmp, matched, max_length=args.max_length)
         m = result["metrics"]
         baseline = length_baseline(held_out, longer)
         kind = "longer" if longer else "shorter"
         print(
             f"| {name} | {len(train)} | {len(held_out)} | {int(m['eval/pairs'])} "
-            f"| {m['eval/accuracy']:.3f} | {kind} wins {baseline:.3f} | {seconds:.0f} |",
+            f"| {m['eval/accuracy']:.3f} | {kind} wins {baseline:.3f} "
+            f"| {len(matched)}, {on_matched['eval/accuracy']:.3f}, "
+            f"{kind} wins {length_baseline(matched, longer):.3f} | {seconds:.0f} |",
             flush=True,
         )
 
@@ -337,6 +379,9 @@ def main():
     parser.add_argument("--real_train", type=int, default=150)
     parser.add_argument("--real_eval", type=int, default=62)
     parser.add_argument("--real_lr", type=float, default=1e-5)
+    parser.add_argument(
+        "--matched", type=float, default=0.2, help="length-matched: lengths within this share"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     if args.threads:

@@ -216,7 +216,9 @@ def train_reward(
 
     # single process: a plain loop on cuda (when available) or cpu; under `accelerate launch`
     # one process per device with DDP around the model (tested with 2 gloo CPU processes).
-    # DeepSpeed ZeRO through accelerate's config is untested here (deepspeed not installed);
+    # DeepSpeed ZeRO-2 through accelerate's config, tried on the CPU with deepspeed 0.19.8: the
+    # loop trains through the DeepSpeed engine, but each process alone (no CPU process group);
+    # sharding across GPUs is untried.
     # ZeRO-3 shards the weights, which rewards_of and the final save read whole: not supported.
     accelerator = accelerator_for(config.device)
     rank, world = accelerator.process_index, accelerator.num_processes

@@ -37,6 +37,7 @@ import torch  # noqa: E402
 from training.engine.base_model import load_tokenizer, resolve_model  # noqa: E402
 from training.engine.reward import (  # noqa: E402
     RewardConfig,
+    batch_order,
     pairwise_accuracy,
     train_reward,
 )
@@ -45,7 +46,7 @@ from training.engine.synthetic import synthetic_rankings  # noqa: E402
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-def ours(model, train, held_out, lr, max_length, out):
+def ours(model, train, held_out, lr, max_length, out, seed=0):
     config = RewardConfig(
         model=str(model),
         output_dir=str(out),
@@ -53,6 +54,7 @@ def ours(model, train, held_out, lr, max_length, out):
         rankings_per_batch=1,
         max_length=max_length,
         share_prompt=True,
+        seed=seed,
     )
     result = train_reward(config, train, held_out)
     return result["metrics"]["train/runtime"], result["metrics"]["eval/accuracy"]
@@ -79,7 +81,7 @@ def trl_pairs(rows):
     return pairs
 
 
-def trl(model, train, held_out, lr, max_length, out, k):
+def trl(model, train, held_out, lr, max_length, out, k, seed=0):
     from datasets import Dataset
     from torch.utils.data import SequentialSampler
     from transformers import AutoModelForSequenceClassification
@@ -91,10 +93,13 @@ def trl(model, train, held_out, lr, max_length, out, k):
         def _get_train_sampler(self, *args, **kwargs):
             return SequentialSampler(self.train_dataset)
 
+    # the rankings in the order ours visits them (its seeded shuffle), so step n of both trainers
+    # is the same ranking
+    train = [train[i] for (i,) in batch_order(len(train), 1, 1, seed)]
     path = resolve_model(model)
     tokenizer = load_tokenizer(path)
     # the same seed ours sets before loading, so both start from the same random scalar head
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     rm = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
     rm.config.pad_token_id = tokenizer.pad_token_id
     args = TRLRewardConfig(
@@ -115,7 +120,7 @@ def trl(model, train, held_out, lr, max_length, out, k):
         save_strategy="no",
         logging_strategy="no",
         disable_tqdm=True,
-        seed=0,
+        seed=seed,
     )
     trainer = OneRankingPerStep(
         model=rm,
@@ -144,30 +149,47 @@ def trl(model, train, held_out, lr, max_length, out, k):
 
 def versus(args):
     print(f"## {args.model}: ours (K-way, shared prompt) vs TRL RewardTrainer (pairs)")
-    print("| K | rankings | pairs | ours s | TRL s | speed-up | ours acc | TRL acc |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| K | seed | rankings | pairs | ours s | TRL s | speed-up | ours acc | TRL acc |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for k in args.ks:
-        train = synthetic_rankings(args.rankings, k, seed=0, max_words=args.max_words)
-        held_out = synthetic_rankings(args.eval, k, seed=1, max_words=args.max_words)
-        # the two alternate for --rounds rounds and each keeps its best time, so a burst of
-        # load from other processes on a shared machine does not decide the ratio
-        t_ours = t_trl = float("inf")
-        for _ in range(args.rounds):
-            with tempfile.TemporaryDirectory() as tmp:
-                t, acc_ours = ours(
-                    args.model, train, held_out, args.lr, args.max_length, tmp + "/o"
-                )
-                t_ours = min(t_ours, t)
-                t, acc_trl = trl(
-                    args.model, train, held_out, args.lr, args.max_length, tmp + "/t", k
-                )
-                t_trl = min(t_trl, t)
-        pairs = len(train) * math.comb(k, 2)
-        print(
-            f"| {k} | {len(train)} | {pairs} | {t_ours:.1f} | {t_trl:.1f} | {t_trl / t_ours:.2f}x "
-            f"| {acc_ours:.3f} | {acc_trl:.3f} |",
-            flush=True,
-        )
+        # per seed: its own training and held-out rankings and its own head initialisation, so
+        # the seeds together show how much of an accuracy gap is run-to-run noise
+        diffs, right = [], {"ours": 0, "trl": 0}
+        for seed in range(args.seeds):
+            train = synthetic_rankings(args.rankings, k, seed=2 * seed, max_words=args.max_words)
+            held_out = synthetic_rankings(args.eval, k, seed=2 * seed + 1, max_words=args.max_words)
+            # the two alternate for --rounds rounds and each keeps its best time, so a burst of
+            # load from other processes on a shared machine does not decide the ratio
+            t_ours = t_trl = float("inf")
+            for _ in range(args.rounds):
+                with tempfile.TemporaryDirectory() as tmp:
+                    run = (args.model, train, held_out, args.lr, args.max_length)
+                    t, acc_ours = ours(*run, tmp + "/o", seed=seed)
+                    t_ours = min(t_ours, t)
+                    t, acc_trl = trl(*run, tmp + "/t", k, seed=seed)
+                    t_trl = min(t_trl, t)
+            pairs = len(train) * math.comb(k, 2)
+            held_pairs = len(held_out) * math.comb(k, 2)
+            diffs.append(acc_ours - acc_trl)
+            right["ours"] += round(acc_ours * held_pairs)
+            right["trl"] += round(acc_trl * held_pairs)
+            print(
+                f"| {k} | {seed} | {len(train)} | {pairs} | {t_ours:.1f} | {t_trl:.1f} "
+                f"| {t_trl / t_ours:.2f}x | {acc_ours:.3f} | {acc_trl:.3f} |",
+                flush=True,
+            )
+        if args.seeds > 1:
+            n = len(diffs)
+            mean = sum(diffs) / n
+            se = (sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) ** 0.5
+            total = args.seeds * args.eval * math.comb(k, 2)
+            print(
+                f"| {k} | all {n} | | | | | | {right['ours'] / total:.3f} "
+                f"| {right['trl'] / total:.3f} |\n"
+                f"K = {k}: ours − TRL held-out accuracy over {n} seeds: {mean:+.3f} "
+                f"(standard error {se:.3f})",
+                flush=True,
+            )
 
 
 def compute_only(args):
@@ -371,6 +393,9 @@ def main():
         "shared machine, where threads mostly wait on each other",
     )
     parser.add_argument("--rounds", type=int, default=1, help="alternations; best time kept")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="independent runs (data + head initialisation)"
+    )
     parser.add_argument("--no_versus", action="store_true")
     parser.add_argument("--compute_model", default="", help="also time forward+backward only")
     parser.add_argument("--compute_rankings", type=int, default=4)

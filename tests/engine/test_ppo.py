@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from training.engine.base_model import load_causal_lm, load_tokenizer
+from training.engine.data import encode_prompt, turn_suffix
 from training.engine.losses import masked_cross_entropy
 from training.engine.ppo import (
     PPOConfig,
@@ -19,7 +20,13 @@ from training.engine.ppo import (
     response_mask,
     train_ppo,
 )
-from training.engine.reward import RewardConfig, train_reward
+from training.engine.ppo_rollout import left_pad, reward_scores, with_turn_suffix
+from training.engine.reward import (
+    RewardConfig,
+    load_reward_model,
+    score_responses,
+    train_reward,
+)
 from training.engine.sft import SFTConfig, train_sft
 from training.engine.synthetic import (
     prompt_for,
@@ -50,6 +57,48 @@ def test_response_mask_stops_after_first_eos():
     eos = 7
     responses = torch.tensor([[1, 7, 3, 7], [1, 2, 3, 4], [7, 1, 1, 1]])
     assert response_mask(responses, eos).tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+
+
+def test_turn_suffix_goes_after_eos_of_stopped_responses_only():
+    E, S = 9, 4
+    ids = torch.tensor([[1, 2, E, 0], [1, 2, 3, 5]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    ended = torch.tensor([True, False])
+    ids, mask, last = with_turn_suffix(ids, mask, torch.tensor([2, 3]), ended, [S], pad_id=0)
+    assert ids.tolist() == [[1, 2, E, S, 0], [1, 2, 3, 5, 0]]
+    assert mask.tolist() == [[1, 1, 1, 1, 0], [1, 1, 1, 1, 0]]
+    assert last.tolist() == [3, 3]
+
+
+def test_rollout_scores_a_stopped_response_as_the_reward_model_scores_its_text(
+    tiny_model_path, tmp_path
+):
+    # PPO reads the reward model on sampled ids; training and score() read it on rendered text.
+    # The two must be the same input, or PPO optimises a reward the model was never trained on.
+    tok = load_tokenizer(tiny_model_path)
+    load_reward_model(tiny_model_path).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    rm = load_reward_model(tmp_path).eval()
+    prompts = ["Tell me about tea.", "Tell me about snow and the rain in it."]
+    texts = ["it is great", "the a of"]
+    query, query_mask = left_pad(
+        [encode_prompt(tok, [{"role": "user", "content": p}]) for p in prompts], tok.pad_token_id
+    )
+    width = 6
+    responses = torch.full((2, width), tok.pad_token_id)
+    lengths = []
+    for i, text in enumerate(texts):
+        r = tok(text, add_special_tokens=False).input_ids + [tok.eos_token_id]
+        responses[i, : len(r)] = torch.tensor(r)
+        lengths.append(len(r))
+    resp_mask = response_mask(responses, tok.eos_token_id)
+    ids, mask = torch.cat([query, responses], 1), torch.cat([query_mask, resp_mask], 1)
+    last = query.size(1) + torch.tensor(lengths) - 1
+    scores = reward_scores(
+        rm, *with_turn_suffix(ids, mask, last, torch.tensor([True, True]), turn_suffix(tok), 0)
+    )
+    expected = score_responses(tmp_path, prompts, texts, device="cpu")
+    assert scores.tolist() == pytest.approx(expected, abs=1e-4)
 
 
 @pytest.fixture(scope="module")

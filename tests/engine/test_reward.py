@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from training.engine.base_model import load_tokenizer
+from training.engine.data import turn_suffix
 from training.engine.losses import kway_bradley_terry_loss_batched
 from training.engine.reward import (
     RewardConfig,
@@ -111,7 +112,9 @@ def test_truncation_keeps_every_sequence_within_max_length(tokenizer):
     row = {"prompt": "word " * 300, "responses": ["long " * 300, "short"], "ranks": [1, 2]}
     e = encode_ranking(tokenizer, row, max_length=64)
     assert all(len(e.prompt_ids) + len(r) <= 64 for r in e.response_ids)
-    assert e.response_ids[1][-1] == tokenizer.eos_token_id  # a short response keeps its end
+    # a short response keeps its end: EOS and the template's end-of-turn tokens after it
+    assert e.response_ids[1][-2:] == [tokenizer.eos_token_id] + turn_suffix(tokenizer)
+    assert turn_suffix(tokenizer) == tokenizer("\n", add_special_tokens=False).input_ids
 
 
 def rm_config(tiny_model_path, out, **kw):
@@ -162,18 +165,20 @@ def test_kway_rm_learns_marker_rule_and_normalises(tiny_model_path, tmp_path):
         ],
     )
     assert s[0] < s[1] < s[2]
-    # the folder loads as a plain AutoModelForSequenceClassification; its raw logit is the
-    # normalised score minus the stored bias
+    # the folder loads as a plain AutoModelForSequenceClassification and scores a conversation
+    # rendered by the chat template as we do: its raw logit is the score minus the stored bias
     from transformers import AutoModelForSequenceClassification
 
     bias = json.loads((out / "config.json").read_text())["reward_bias"]
     assert bias == pytest.approx(result["metrics"]["reward_bias"])
     hf = AutoModelForSequenceClassification.from_pretrained(out)
     tok = load_tokenizer(out)
-    e = encode_ranking(
-        tok, {"prompt": "Tell me about tea.", "responses": ["it is great"], "ranks": [1]}, 64
-    )
-    raw = hf(input_ids=torch.tensor([e.prompt_ids + e.response_ids[0]])).logits.item()
+    conversation = [
+        {"role": "user", "content": "Tell me about tea."},
+        {"role": "assistant", "content": "it is great"},
+    ]
+    ids = tok.apply_chat_template(conversation, return_tensors="pt", return_dict=True)
+    raw = hf(input_ids=ids["input_ids"]).logits.item()
     assert raw + bias == pytest.approx(s[1], abs=1e-4)
     assert pairwise_accuracy(out, held_out)["eval/accuracy"] == pytest.approx(
         result["metrics"]["eval/accuracy"]

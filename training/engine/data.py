@@ -100,6 +100,21 @@ def encode_prompt(tokenizer, messages: Messages) -> list[int]:
     return ids
 
 
+def turn_suffix(tokenizer) -> list[int]:
+    """Token ids the chat template writes after an assistant turn's EOS (SmolLM2 and the tiny
+    model: the newline after <|im_end|>); [] when there is no template or no EOS in the turn.
+
+    A sampled response stops at EOS; with these appended it ends exactly like the rendered
+    conversations the reward model is trained and read on (see reward_packing.encode_ranking).
+    """
+    eos = tokenizer.eos_token_id
+    if eos is None or not getattr(tokenizer, "chat_template", None):
+        return []
+    ids = tokenize_demonstration(tokenizer, {"prompt": "x", "completion": "y"}, 10**9)
+    ids = ids["input_ids"]
+    return ids[len(ids) - ids[::-1].index(eos) :] if eos in ids else []
+
+
 def tokenize_demonstration(tokenizer, row: dict[str, Any], max_length: int) -> dict[str, list[int]]:
     """input_ids and labels of one demonstration; labels are -100 on every prompt token.
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from training.engine.data import turn_suffix
 from training.engine.losses import entropy_from_logits, gae, masked_mean, token_logprobs, whiten
 from training.engine.reward import reward_bias
 from training.engine.reward_packing import reward_parts
@@ -77,9 +78,25 @@ class ValueHead(torch.nn.Module):
         return value_forward(self.value_model, ids, mask, n_prompt)
 
 
+def with_turn_suffix(ids, mask, last, ended, suffix: list[int], pad_id: int):
+    """The reward model's input: after each response that stopped at EOS, the chat template's
+    end-of-turn tokens (`turn_suffix`), so it ends like the rendered turns the reward model was
+    trained on. Returns ids, mask and the column to read each score at."""
+    if not suffix:
+        return ids, mask, last
+    n, rows = len(suffix), ended.nonzero().squeeze(1)
+    ids = torch.cat([ids, ids.new_full((ids.size(0), n), pad_id)], 1)
+    mask = torch.cat([mask, mask.new_zeros((mask.size(0), n))], 1)
+    # after EOS a row holds padding (mask 0), so the suffix takes the columns right after it
+    cols = (last[rows].unsqueeze(1) + 1 + torch.arange(n, device=ids.device)).long()
+    ids[rows.unsqueeze(1), cols] = torch.tensor(suffix, dtype=ids.dtype, device=ids.device)
+    mask[rows.unsqueeze(1), cols] = 1
+    return ids, mask, last + n * ended.long()
+
+
 @torch.no_grad()
 def reward_scores(reward_model, ids, mask, last: torch.Tensor) -> torch.Tensor:
-    """Reward model score read at each sequence's last response token (index `last`)."""
+    """Reward model score (+ bias) of each row, read at column `last` (the end of its turn)."""
     backbone, head = reward_parts(reward_model)
     hidden = backbone(
         input_ids=ids, attention_mask=mask, position_ids=positions(mask), use_cache=False
@@ -145,7 +162,10 @@ def rollout(config, prompts: list[list[int]], policy, ref, value_model, reward_m
     del logits
     ref_logprobs = token_logprobs(policy_forward(ref, ids, mask, P, config.temperature), responses)
     old_values = value_forward(value_model, ids, mask, P)
-    scores = reward_scores(reward_model, ids, mask, P + lengths - 1)
+    scores = reward_scores(
+        reward_model,
+        *with_turn_suffix(ids, mask, P + lengths - 1, ended, turn_suffix(tok), pad_id),
+    )
     if config.missing_eos_penalty:
         scores = scores - config.missing_eos_penalty * (~ended).float()
     kl = (old_logprobs - ref_logprobs) * resp_mask  # k1 per token

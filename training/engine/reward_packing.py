@@ -15,7 +15,8 @@ packed/shared pass a 4-D additive mask [rows, 1, L, L] to the backbone; transfor
 hands a 4-D mask to the attention kernel unchanged, which sdpa and eager attention honour
 (flash-attention-2 does not take arbitrary masks: load with attn_implementation="sdpa").
 
-The reward of a response is the scalar head applied to the hidden state of its last token.
+The reward of a response is the scalar head applied to the hidden state of its last token (the
+last of its rendered turn, see encode_ranking).
 """
 
 from __future__ import annotations
@@ -56,14 +57,17 @@ def ranking_from_row(row: dict[str, Any]) -> dict[str, Any]:
 def encode_ranking(tokenizer, row: dict[str, Any], max_length: int) -> EncodedRanking:
     """Token ids of the prompt (once) and of each response, with the SFT data's rendering.
 
-    Each response is cut after its end-of-sequence token (the chat template's trailing newline
-    is dropped) so a response scored here ends exactly like one the policy samples and stops.
+    Each response is the whole rendered assistant turn, the chat template's end-of-turn tokens
+    included (SmolLM2: `<|im_end|>` and a newline), so the reward is read at the token where
+    `AutoModelForSequenceClassification` reads it on an `apply_chat_template`'d conversation:
+    where TRL's RewardTrainer trains, and where anyone who loads the saved folder scores. PPO
+    appends the same tokens to a sampled response that stopped (`turn_suffix`). Reading one
+    token earlier, at `<|im_end|>`, cost 0.02 held-out accuracy on SmolLM2 (bench/README.md).
     Every (prompt + response) fits in max_length: the prompt keeps its end, responses their start.
     """
     ranking = ranking_from_row(row)
     prompt_ids: list[int] | None = None
     responses = []
-    eos = tokenizer.eos_token_id
     for text in ranking["responses"]:
         ids = tokenize_demonstration(
             tokenizer, {"prompt": ranking["prompt"], "completion": text}, max_length=10**9
@@ -71,14 +75,12 @@ def encode_ranking(tokenizer, row: dict[str, Any], max_length: int) -> EncodedRa
         n_prompt = sum(1 for label in ids["labels"] if label == -100)
         if prompt_ids is None:
             prompt_ids = ids["input_ids"][:n_prompt]
-        response = ids["input_ids"][n_prompt:]
-        if eos is not None and eos in response:
-            response = response[: len(response) - response[::-1].index(eos)]
-        responses.append(response)
+        responses.append(ids["input_ids"][n_prompt:])
     assert prompt_ids is not None
     longest = max(len(r) for r in responses)
     room_for_prompt = max(max_length - longest, max_length // 2)
     prompt_ids = prompt_ids[-room_for_prompt:]
+    eos = tokenizer.eos_token_id
     responses = [
         r[: max_length - len(prompt_ids)] or [eos if eos is not None else 0] for r in responses
     ]

@@ -10,8 +10,8 @@ reward model (frozen). Each step:
 
 1. rollout: sample one response per prompt from the policy;
 2. score: the reward model's score r(x, y) (+ its normalising bias, − a penalty when the
-   response never ended), read after the chat template's end-of-turn tokens as in training; per-token reward  R_t = −β·(log π(y_t) − log π_ref(y_t)), plus r(x, y)
-   on the last token;
+   response never ended), read after the chat template's end-of-turn tokens as in training;
+   per-token reward  R_t = −β·(log π(y_t) − log π_ref(y_t)), plus r(x, y) on the last token;
 3. GAE (γ, λ) on those rewards with the value model's values; whiten the advantages;
 4. `ppo_epochs` passes over the batch in mini-batches: clipped surrogate + vf_coef·clipped value
    loss, and, for PPO-ptx, + γ_ptx·(LM loss on pretraining texts);

@@ -5,13 +5,14 @@
     accelerate launch -m training.engine.reward --train ...      # several GPUs, same code
 
 The reward model is the SFT model with its unembedding replaced by a scalar head read at the
-last token of the response's rendered chat turn (end-of-turn tokens included, where
-transformers reads a chat-templated conversation). It is saved as an ordinary `LlamaForSequenceClassification`
-(`AutoModelForSequenceClassification`, num_labels=1) folder, so transformers and TRL load it as
-is. The InstructGPT normalisation (mean reward of the demonstrations = 0) is a constant offset;
-Llama's classification head has no bias, so the offset is stored as `reward_bias` in the
-folder's config.json and added by `score` and by PPO. Loading the folder elsewhere gives the raw
-score, which differs by that constant only (pairwise comparisons are unaffected).
+last token of the response's rendered chat turn (end-of-turn tokens included, where transformers
+reads a chat-templated conversation). It is saved as an ordinary
+`LlamaForSequenceClassification` (`AutoModelForSequenceClassification`, num_labels=1) folder, so
+transformers and TRL load it as is. The InstructGPT normalisation (mean reward of the
+demonstrations = 0) is a constant offset; Llama's classification head has no bias, so the offset
+is stored as `reward_bias` in the folder's config.json and added by `score` and by PPO. Loading
+the folder elsewhere gives the raw score, which differs by that constant only (pairwise
+comparisons are unaffected).
 
 Each ranking of K is ONE batch element: its K responses are forwarded once (with `share_prompt`,
 the prompt once too) and the loss is the mean of -log σ(r_w − r_l) over its strictly ordered

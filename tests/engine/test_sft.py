@@ -9,7 +9,14 @@ from training.engine.base_model import load_causal_lm, load_tokenizer
 from training.engine.config import config_from_dict
 from training.engine.data import tokenize_demonstration
 from training.engine.losses import masked_cross_entropy
-from training.engine.sft import SFTConfig, collate, epoch_micro_batches, pack, train_sft
+from training.engine.sft import (
+    SFTConfig,
+    collate,
+    epoch_micro_batches,
+    pack,
+    response_loss,
+    train_sft,
+)
 
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "black", "white"]
 ANIMALS = ["cat", "dog", "horse", "mouse", "bird", "fish", "cow", "sheep"]
@@ -109,6 +116,32 @@ def test_loss_ignores_prompt_positions(tiny_model_path):
     noisy = logits.clone()
     noisy[0, target] = torch.randn_like(noisy[0, target]) * 10
     assert masked_cross_entropy(noisy, labels).item() != pytest.approx(loss.item(), abs=1e-4)
+
+
+def test_response_loss_skips_only_prompt_logits(tiny_model_path):
+    # the LM head runs from the first position that predicts a response token: same loss and
+    # gradients as all the logits, for plain and packed batches
+    tokenizer = load_tokenizer(tiny_model_path)
+    model = load_causal_lm(tiny_model_path).eval()  # eval: no dropout, grads still flow
+    rows = demonstrations(4, seed=5)
+    examples = [tokenize_demonstration(tokenizer, r, 64) for r in rows]
+    pad = tokenizer.pad_token_id
+    for batch in (collate(examples, pad), collate(pack(examples, 128), pad)):
+        labels = batch.pop("labels")
+        assert (labels[:, :2] == -100).all()  # there is a prompt to skip
+        results = []
+        for trimmed in (False, True):
+            model.zero_grad()
+            if trimmed:
+                loss = response_loss(model, batch, labels)
+            else:
+                # use_cache=False as in training: with a cache transformers ignores the packed
+                # rows' position_ids when building the mask
+                loss = masked_cross_entropy(model(**batch, use_cache=False).logits, labels)
+            loss.backward()
+            results.append((loss.item(), model.lm_head.weight.grad.clone()))
+        assert results[1][0] == pytest.approx(results[0][0], abs=1e-5)
+        assert torch.allclose(results[1][1], results[0][1], atol=1e-6)
 
 
 def test_packing_blocks_cross_example_attention(tiny_model_path):

@@ -16,3 +16,9 @@ def accelerator_for(device: str = "", **kwargs):
     launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
     cpu = device == "cpu" or (launched and not torch.cuda.is_available())
     return Accelerator(cpu=cpu, **kwargs)
+
+
+def fused_ok(params) -> bool:
+    """torch's fused AdamW (one kernel for all parameters instead of a Python loop over them)
+    takes floating-point parameters on the CPU or CUDA."""
+    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)

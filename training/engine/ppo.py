@@ -42,7 +42,7 @@ from training.engine.base_model import load_causal_lm, load_tokenizer, resolve_m
 from training.engine.checkpointing import has_state, load_model_weights, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import prompt_to_messages, read_rows, render_prompt
-from training.engine.devices import accelerator_for
+from training.engine.devices import accelerator_for, fused_ok
 from training.engine.losses import (
     AdaptiveKLController,
     FixedKLController,
@@ -57,7 +57,7 @@ from training.engine.ppo_rollout import (  # noqa: F401  (response_mask: part of
     response_mask,
     rollout,
 )
-from training.engine.reward import fused_ok, load_reward_model
+from training.engine.reward import load_reward_model
 
 Callback = Callable[[int, int, dict[str, float]], None]
 

@@ -42,7 +42,7 @@ from training.engine.base_model import LoraSettings, load_tokenizer, resolve_mod
 from training.engine.checkpointing import has_state, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages
-from training.engine.devices import accelerator_for
+from training.engine.devices import accelerator_for, fused_ok
 from training.engine.losses import kway_bradley_terry_loss_batched, pairwise_accuracy_counts
 from training.engine.reward_packing import (
     EncodedRanking,
@@ -93,11 +93,6 @@ class RewardConfig:
 
 def pick_device(name: str = "") -> torch.device:
     return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
-
-
-def fused_ok(params) -> bool:
-    """torch's fused AdamW takes floating-point parameters on CPU or CUDA."""
-    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
 
 
 def load_reward_model(name_or_path: str | Path, *, dtype: str = "float32", lora=None):

@@ -29,7 +29,7 @@ from training.engine.base_model import LoraSettings, load_causal_lm, load_tokeni
 from training.engine.checkpointing import load_model_weights, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages, read_rows, tokenize_demonstration
-from training.engine.devices import accelerator_for
+from training.engine.devices import accelerator_for, fused_ok
 from training.engine.losses import masked_cross_entropy
 
 Callback = Callable[[int, int, dict[str, float]], None]
@@ -153,6 +153,18 @@ def lr_lambda(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
 # evaluation
 
 
+def response_loss(model, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    """masked_cross_entropy of the batch, with the (vocabulary-sized) LM head run only from the
+    first position that predicts a response token: the prompt columns every row shares need no
+    logits. Same loss as computing them all (tested); on SmolLM2 it took our SFT from 0.98x to
+    1.16x TRL's SFTTrainer (bench/README.md)."""
+    kept = labels[:, 1:] != -100
+    rows = kept.any(1)
+    start = int(kept[rows].int().argmax(1).min()) if rows.any() else 0
+    logits = model(**batch, use_cache=False, logits_to_keep=labels.size(1) - start).logits
+    return masked_cross_entropy(logits, labels[:, start:])
+
+
 @torch.no_grad()
 def eval_loss(model, batches: list[dict[str, torch.Tensor]], device) -> tuple[float, int]:
     """(sum of response-token cross-entropy, number of response tokens) over `batches`."""
@@ -162,9 +174,8 @@ def eval_loss(model, batches: list[dict[str, torch.Tensor]], device) -> tuple[fl
     for batch in batches:
         batch = {k: v.to(device) for k, v in batch.items()}
         labels = batch.pop("labels")
-        logits = model(**batch, use_cache=False).logits
         n = int((labels[:, 1:] != -100).sum())
-        total += masked_cross_entropy(logits, labels).item() * n
+        total += response_loss(model, batch, labels).item() * n
         count += n
     model.train(was_training)
     return total, count
@@ -255,6 +266,7 @@ def train_sft(
         ],
         lr=config.learning_rate,
         betas=tuple(config.adam_betas),
+        fused=fused_ok(params),
     )
     warmup = int(config.warmup_ratio * total_steps)
     # Not passed to accelerator.prepare: an AcceleratedScheduler steps once per process per step.
@@ -317,8 +329,7 @@ def train_sft(
                 last = j == len(window) - 1
                 sync = contextlib.nullcontext() if last else accelerator.no_sync(model)
                 with sync:
-                    logits = model(**batch, use_cache=False).logits
-                    loss = masked_cross_entropy(logits, labels)
+                    loss = response_loss(model, batch, labels)
                     accelerator.backward(loss * (n / max(n_window, 1)))
                 loss_sum += loss.item() * n
             grad_norm = None

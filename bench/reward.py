@@ -154,7 +154,7 @@ def versus(args):
     for k in args.ks:
         # per seed: its own training and held-out rankings and its own head initialisation, so
         # the seeds together show how much of an accuracy gap is run-to-run noise
-        diffs, right = [], {"ours": 0, "trl": 0}
+        accuracies = []  # (ours, TRL) per seed; every seed holds out the same number of pairs
         for seed in range(args.seeds):
             train = synthetic_rankings(args.rankings, k, seed=2 * seed, max_words=args.max_words)
             held_out = synthetic_rankings(args.eval, k, seed=2 * seed + 1, max_words=args.max_words)
@@ -169,23 +169,21 @@ def versus(args):
                     t, acc_trl = trl(*run, tmp + "/t", k, seed=seed)
                     t_trl = min(t_trl, t)
             pairs = len(train) * math.comb(k, 2)
-            held_pairs = len(held_out) * math.comb(k, 2)
-            diffs.append(acc_ours - acc_trl)
-            right["ours"] += round(acc_ours * held_pairs)
-            right["trl"] += round(acc_trl * held_pairs)
+            accuracies.append((acc_ours, acc_trl))
             print(
                 f"| {k} | {seed} | {len(train)} | {pairs} | {t_ours:.1f} | {t_trl:.1f} "
                 f"| {t_trl / t_ours:.2f}x | {acc_ours:.3f} | {acc_trl:.3f} |",
                 flush=True,
             )
         if args.seeds > 1:
-            n = len(diffs)
+            n = len(accuracies)
+            diffs = [o - t for o, t in accuracies]
             mean = sum(diffs) / n
             se = (sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) ** 0.5
-            total = args.seeds * args.eval * math.comb(k, 2)
+            pooled_ours = sum(o for o, _ in accuracies) / n
+            pooled_trl = sum(t for _, t in accuracies) / n
             print(
-                f"| {k} | all {n} | | | | | | {right['ours'] / total:.3f} "
-                f"| {right['trl'] / total:.3f} |\n"
+                f"| {k} | all {n} | | | | | | {pooled_ours:.3f} | {pooled_trl:.3f} |\n"
                 f"K = {k}: ours − TRL held-out accuracy over {n} seeds: {mean:+.3f} "
                 f"(standard error {se:.3f})",
                 flush=True,

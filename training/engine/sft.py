@@ -149,10 +149,6 @@ def lr_lambda(schedule: str, warmup: int, total: int) -> Callable[[int], float]:
     return factor
 
 
-# ---------------------------------------------------------------------------------------------
-# evaluation
-
-
 def response_loss(model, batch: dict[str, torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
     """masked_cross_entropy of the batch, with the (vocabulary-sized) LM head run only from the
     first position that predicts a response token: the prompt columns every row shares need no
@@ -163,6 +159,10 @@ def response_loss(model, batch: dict[str, torch.Tensor], labels: torch.Tensor) -
     start = int(kept[rows].int().argmax(1).min()) if rows.any() else 0
     logits = model(**batch, use_cache=False, logits_to_keep=labels.size(1) - start).logits
     return masked_cross_entropy(logits, labels[:, start:])
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation
 
 
 @torch.no_grad()

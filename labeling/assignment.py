@@ -286,6 +286,7 @@ def _submit(
                 submission_key=submission_key,
                 require_likert=require_likert,
                 current=current,  # read under the assignment's lock
+                submits_at=now,
             )
         except RankingError as exc:
             raise SubmissionError(str(exc)) from exc
@@ -295,7 +296,6 @@ def _submit(
             raise SubmissionError("submission_key: already used for another task") from exc
         if locked.status == Assignment.Status.EXPIRED:
             _add_held(task.pk, 1)  # the row lock on the task is held (lease_over)
-        sql.finish_assignment(locked.pk, Assignment.Status.SUBMITTED, now)
         locked.status, locked.finished_at, locked.draft = Assignment.Status.SUBMITTED, now, None
     return ranking, locked
 

@@ -110,6 +110,10 @@ def lock_open_task(
     else:
         is_open = "t.n_held < t.overlap"  # the partial index task_open_fullest
         params = []
+    # OFFSET 0 keeps each NOT EXISTS a probe of one index entry per candidate: unfenced, the
+    # generic plan of the prepared statement reads all of the labeler's assignments and
+    # rankings on every call, which grows with their history.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
     not_rejected = ""
     if rejected:
         not_rejected = f" AND t.id NOT IN ({', '.join(['%s'] * len(rejected))})"
@@ -117,9 +121,9 @@ def lock_open_task(
         f"""SELECT t.id, t.overlap, t.n_held FROM labeling_rankingtask t
             WHERE t.project_id = %s AND t.is_gold = %s AND t.source IN {SERVED} AND {is_open}
               AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
-                               WHERE a.task_id = t.id AND a.labeler_id = %s)
+                               WHERE a.task_id = t.id AND a.labeler_id = %s{fence})
               AND NOT EXISTS (SELECT 1 FROM labeling_ranking r
-                               WHERE r.task_id = t.id AND r.labeler_id = %s){not_rejected}
+                               WHERE r.task_id = t.id AND r.labeler_id = %s{fence}){not_rejected}
             ORDER BY t.n_held DESC, t.id LIMIT 1{_lock("t", skip_locked=True)}""",
         [project_id, gold, *params, user_id, user_id, *rejected],
     )
@@ -324,19 +328,59 @@ def retire_ranking(ranking_id: int):
         )
 
 
-def insert_ranking(fields: dict) -> int:
-    """Insert a ranking row from {column: value}; its id."""
+_SUBMITTED = (
+    "UPDATE labeling_assignment SET status = 'submitted', finished_at = %s, draft = NULL"
+    " WHERE id = %s"
+)
+
+
+def insert_ranking(
+    fields: dict, items: list[tuple[int, int, int | None, list]], *, submits=None
+) -> tuple[int, list[int]]:
+    """Insert a ranking row from {column: value} and its items, rows of (response_id, rank,
+    likert, flags); ``submits``: (assignment id, finished_at) of the assignment it submits.
+    The ranking's id and its items' ids in the order given.
+
+    One statement on PostgreSQL (the items as arrays, so every K shares one prepared
+    statement); three on SQLite, which has no INSERT in WITH.
+    """
     values = [_param(v) if isinstance(v, datetime) else v for v in fields.values()]
-    return _insert(
-        f"INSERT INTO labeling_ranking ({', '.join(fields)})"
-        f" VALUES ({', '.join(['%s'] * len(fields))})",
-        values,
-    )
+    columns = ", ".join(fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    if connection.vendor != "postgresql":
+        pk = _insert(f"INSERT INTO labeling_ranking ({columns}) VALUES ({placeholders})", values)
+        item_ids = _insert_items(pk, items)
+        if submits is not None:
+            with sql_cursor() as cursor:
+                cursor.execute(_SUBMITTED, [_param(submits[1]), submits[0]])
+        return pk, item_ids
+    finished = ""
+    params = [*values, *(list(column) for column in zip(*items, strict=True))]
+    params[-1] = [json.dumps(flags) for flags in params[-1]]
+    if submits is not None:
+        finished = f", finished AS ({_SUBMITTED})"
+        params += [_param(submits[1]), submits[0]]
+    with sql_cursor() as cursor:
+        cursor.execute(
+            f"""WITH ranking AS (
+                    INSERT INTO labeling_ranking ({columns}) VALUES ({placeholders})
+                    RETURNING id),
+                items AS (
+                    INSERT INTO labeling_rankingitem (ranking_id, response_id, rank, likert, flags)
+                    SELECT ranking.id, v.response_id, v.rank, v.likert, v.flags
+                    FROM ranking, unnest(%s::bigint[], %s::int[], %s::int[], %s::jsonb[])
+                         AS v(response_id, rank, likert, flags)
+                    RETURNING id, response_id){finished}
+                SELECT (SELECT id FROM ranking), items.id, items.response_id FROM items""",
+            params,
+        )
+        rows = cursor.fetchall()
+    by_response = {response_id: item_id for _, item_id, response_id in rows}
+    return rows[0][0], [by_response[item[0]] for item in items]
 
 
-def insert_items(ranking_id: int, rows: list[tuple[int, int, int | None, list]]) -> list[int]:
-    """One statement for all items of a ranking: rows of (response_id, rank, likert, flags);
-    their ids in the same order."""
+def _insert_items(ranking_id: int, rows: list[tuple[int, int, int | None, list]]) -> list[int]:
+    """One statement for all items of a ranking; their ids in the same order."""
     values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
     params = []
     for response_id, rank, likert, flags in rows:
@@ -352,12 +396,3 @@ def insert_items(ranking_id: int, rows: list[tuple[int, int, int | None, list]])
         cursor.execute(sql, params)
         last = cursor.lastrowid  # SQLite before RETURNING: consecutive rowids
         return list(range(last - len(rows) + 1, last + 1))
-
-
-def finish_assignment(assignment_id: int, status: str, finished_at: datetime):
-    with sql_cursor() as cursor:
-        cursor.execute(
-            "UPDATE labeling_assignment SET status = %s, finished_at = %s, draft = NULL"
-            " WHERE id = %s",
-            [status, _param(finished_at), assignment_id],
-        )

@@ -60,6 +60,7 @@ def record_ranking(
     submission_key: str = "",
     require_likert: bool = False,
     current=LOOK_UP,
+    submits_at=None,
 ) -> Ranking:
     """Write a ranking and its items; a labeler's earlier current ranking is superseded.
 
@@ -68,7 +69,8 @@ def record_ranking(
     ``current``: the (id, version) of the labeler's current ranking of the task, or None,
     when the caller has read it already (the unique constraint ``ranking_one_current``
     refuses a second current ranking should it have changed since); ``task.response_ids``
-    likewise, when set.
+    likewise, when set. ``submits_at``: mark ``assignment`` submitted at that time, in the
+    statement that writes the ranking (the caller holds its lock).
     """
     validate_items(task, items, require_likert=require_likert)
     if seconds_spent < 0:
@@ -98,12 +100,12 @@ def record_ranking(
             "submission_key": submission_key,
             "submitted_at": submitted_at,
         }
-        pk = sql.insert_ranking(fields)
         rows = [
             (response_id, item.rank, item.likert, list(item.flags))
             for response_id, item in zip(responses, items, strict=True)
         ]
-        item_ids = sql.insert_items(pk, rows)
+        submits = (assignment.pk, submits_at) if submits_at is not None else None
+        pk, item_ids = sql.insert_ranking(fields, rows, submits=submits)
     ranking = _saved(Ranking(pk=pk, **fields))
     ranking.task, ranking.labeler = task, labeler
     if assignment is not None:

@@ -362,11 +362,13 @@ async def run_client(args, port, project, tokens):
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         client = Client(session, f"http://127.0.0.1:{port}", project)
         closed = await closed_loop(client, tokens[: args.labelers], args.seconds)
-        closed_errors, client.errors = client.errors, {}
+        closed["errors"], closed["empty"] = client.errors, client.empty
+        client.errors, client.empty = {}, 0
         opened = await open_loop(
             client, tokens[args.labelers :], args.rate, args.seconds, args.max_inflight
         )
-        return closed, closed_errors, opened, client.errors, client.empty
+        opened["errors"], opened["empty"] = client.errors, client.empty
+        return closed, opened
 
 
 def main():
@@ -400,22 +402,22 @@ def main():
     args = parser.parse_args()
     setup()
     users, tokens = ensure_labelers(args.labelers + args.pool)
-    # never running dry: at least what the open loop offers plus 100 rounds/s closed
-    n_tasks = max(args.tasks, int(100 * (args.seconds + WARMUP_S) + args.rate * args.seconds))
+    # never running dry: twice what the open loop offers plus 500 rounds/s closed (an empty
+    # queue would read as a slow server; both phases report it)
+    n_tasks = max(args.tasks, int(500 * (args.seconds + WARMUP_S) + 2 * args.rate * args.seconds))
     project = make_project(n_tasks, users)
     print(f"project {project}: {n_tasks:,} tasks of K={K}; gunicorn --workers {args.workers}")
     server = start_gunicorn(args.workers, args.port, args.gunicorn_config, args.threads)
     try:
-        closed, closed_errors, opened, open_errors, empty = asyncio.run(
-            run_client(args, args.port, project, tokens)
-        )
+        closed, opened = asyncio.run(run_client(args, args.port, project, tokens))
     finally:
         stop(server)
     lat = closed["latencies"]
     print(
         f"closed loop, {args.labelers} labelers, {args.seconds:.0f} s: "
         f"{closed['rate']:.1f} rounds/s; round latency p50 {pct(lat, 50):.0f} ms, "
-        f"p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms; errors {closed_errors or 0}"
+        f"p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms; errors {closed['errors'] or 0}; "
+        f"empty queue {closed['empty']}"
     )
     print(f"  CPU per round: {closed['cpu']}")
     lat = opened["latencies"]
@@ -424,7 +426,8 @@ def main():
         f"{args.seconds:.0f} s: {opened['rate']:.1f} rounds/s completed; "
         f"p50 {pct(lat, 50):.0f} ms, p95 {pct(lat, 95):.0f} ms, p99 {pct(lat, 99):.0f} ms, "
         f"mean {statistics.fmean(lat) * 1000 if lat else float('nan'):.0f} ms; "
-        f"dropped {opened['dropped']}; errors {open_errors or 0}; empty queue {empty}"
+        f"dropped {opened['dropped']}; errors {opened['errors'] or 0}; "
+        f"empty queue {opened['empty']}"
     )
     print(
         "targets: >= 150 rounds/s closed loop, p95 < 100 ms open loop; "

@@ -5,7 +5,9 @@ statements on one cursor instead of ORM querysets: building the querysets cost ~
 Python per round, ten times the database's own work (bench/README.md, "Labeling API").
 The rules live in ``assignment.py`` and ``rankings.py``; this module only reads and writes
 rows. Every statement runs on PostgreSQL and SQLite alike except the row locks, which
-SQLite neither has nor needs (its IMMEDIATE transactions serialise writers).
+SQLite neither has nor needs (its IMMEDIATE transactions serialise writers), and two writes
+that PostgreSQL does in one statement each and SQLite in several (claiming a slot, writing a
+ranking): SQLite has no INSERT or UPDATE inside WITH.
 """
 
 import json

@@ -6,6 +6,7 @@ Celery broker under ``var/``. Production sets ``DATABASE_URL`` (PostgreSQL) and
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -105,9 +106,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-# The labeling hot path's statements are prepared on PostgreSQL (preflab/sql_rows.py); 0
-# behind a proxy that pools by transaction and does not track prepared statements.
-DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", default=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_PREPARED_STATEMENTS", default=True
+):
+    # Django opens psycopg connections with preparation off (for proxies that pool by
+    # transaction; set the variable to 0 behind one). On, psycopg prepares the statements that
+    # ask for it (the labeling hot path, preflab/sql_rows.py) and no others: the threshold is
+    # never reached, and the ORM's client-side-bound queries are never prepared.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = sys.maxsize
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -11,15 +11,10 @@ SQLite's integers to booleans), and the columns not read are deferred, so touchi
 it instead of giving a wrong default.
 """
 
-import sys
 from contextlib import contextmanager
 from functools import lru_cache
 
-from django.conf import settings
 from django.db import connection
-
-# psycopg prepares a statement run this many times; ours ask with ``prepare=True`` instead.
-_ONLY_WHEN_ASKED = sys.maxsize
 
 
 class _Prepared:
@@ -41,8 +36,9 @@ def cursor():
     transaction; database errors are Django's (``IntegrityError``...) as with the ORM.
 
     On PostgreSQL it binds parameters on the server and prepares each statement (Django's
-    own cursors bind on the client, so nothing can be prepared); SQLite caches statements
-    itself. Statements run this way bypass Django's query log.
+    own cursors bind on the client, so nothing can be prepared; preparation is switched on
+    for the connection in settings, ``DATABASE_PREPARED_STATEMENTS``); SQLite caches
+    statements itself. Statements run this way bypass Django's query log.
     """
     if connection.vendor != "postgresql":
         with connection.cursor() as plain:
@@ -51,13 +47,7 @@ def cursor():
     import psycopg
 
     connection.ensure_connection()
-    raw_connection = connection.connection
-    if raw_connection.prepare_threshold is None and settings.DATABASE_PREPARED_STATEMENTS:
-        # Django turns psycopg's prepared statements off for the whole connection (for
-        # proxies that pool by transaction); switched back on here, psycopg prepares only
-        # statements that ask (ours), never the ORM's.
-        raw_connection.prepare_threshold = _ONLY_WHEN_ASKED
-    with connection.wrap_database_errors, psycopg.Cursor(raw_connection) as raw:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
         yield _Prepared(raw)
 
 

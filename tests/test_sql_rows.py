@@ -42,11 +42,16 @@ def test_hot_path_statements_are_prepared_and_orm_ones_are_not(project, make_tas
     assert not any('"labeling_project"' in s for s in statements)  # the ORM's quoting
 
 
-def test_setting_turns_preparation_off(settings):
-    settings.DATABASE_PREPARED_STATEMENTS = False
+def test_without_the_setting_nothing_is_prepared(monkeypatch):
+    # what settings leave out of OPTIONS when DATABASE_PREPARED_STATEMENTS=0: Django's default
+    assert "prepare_threshold" in connection.settings_dict["OPTIONS"]
+    monkeypatch.delitem(connection.settings_dict["OPTIONS"], "prepare_threshold")
     connection.close()
-    for _ in range(3):
-        with sql_rows.cursor() as cursor:
-            cursor.execute("SELECT %s::int + 41", [1])
-            assert cursor.fetchone() == (42,)
-    assert not any("+ 41" in s for s in prepared_statements())
+    try:
+        for _ in range(3):
+            with sql_rows.cursor() as cursor:
+                cursor.execute("SELECT %s::int + 41", [1])
+                assert cursor.fetchone() == (42,)
+        assert not any("+ 41" in s for s in prepared_statements())
+    finally:
+        connection.close()  # later tests reconnect with the setting back

@@ -356,9 +356,9 @@ def insert_ranking(
             with sql_cursor() as cursor:
                 cursor.execute(_SUBMITTED, [_param(submits[1]), submits[0]])
         return pk, item_ids
+    response_ids, ranks, likerts, flags = (list(column) for column in zip(*items, strict=True))
+    params = [*values, response_ids, ranks, likerts, [json.dumps(f) for f in flags]]
     finished = ""
-    params = [*values, *(list(column) for column in zip(*items, strict=True))]
-    params[-1] = [json.dumps(flags) for flags in params[-1]]
     if submits is not None:
         finished = f", finished AS ({_SUBMITTED})"
         params += [_param(submits[1]), submits[0]]

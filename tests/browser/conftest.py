@@ -6,6 +6,8 @@ Without chromium the browser tests skip, except under CI where that is a failure
 
 import os
 import shutil
+import threading
+import time
 
 import pytest
 
@@ -40,8 +42,55 @@ def browser():
         browser.close()
 
 
+class ServerActivity:
+    """The requests the live server is handling, from Django's request signals.
+
+    Closing a context fires the ranking page's pagehide beacon (the draft save), which the
+    live server may still be handling when the test database is flushed: the flush's
+    TRUNCATE and the request's transaction then deadlock. Teardown waits for quiet.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.last_change = time.monotonic()
+
+    def started(self, **kwargs):
+        with self.lock:
+            self.in_flight += 1
+            self.last_change = time.monotonic()
+
+    def finished(self, **kwargs):
+        with self.lock:
+            self.in_flight -= 1
+            self.last_change = time.monotonic()
+
+    def wait_quiet(self, settle=0.5, timeout=15.0):
+        """Until nothing is in flight and nothing has started for ``settle`` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                quiet = self.in_flight == 0 and time.monotonic() - self.last_change >= settle
+            if quiet:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"live server still busy after {timeout} s: {self.in_flight} requests")
+
+
+@pytest.fixture(scope="session")
+def server_activity():
+    from django.core.signals import request_finished, request_started
+
+    activity = ServerActivity()
+    request_started.connect(activity.started)
+    request_finished.connect(activity.finished)
+    yield activity
+    request_started.disconnect(activity.started)
+    request_finished.disconnect(activity.finished)
+
+
 @pytest.fixture
-def new_page(browser, live_server):
+def new_page(browser, live_server, server_activity):
     contexts = []
 
     def make(viewport=None):
@@ -56,6 +105,7 @@ def new_page(browser, live_server):
     yield make
     for context in contexts:
         context.close()
+    server_activity.wait_quiet()
     assert errors == [], f"JavaScript errors: {errors}"
 
 

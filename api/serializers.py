@@ -5,6 +5,7 @@ foreign id is "does not exist" on that field, never a hint that it exists elsewh
 """
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES, SPLITS
@@ -405,11 +406,14 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         help_text="Start from this checkpoint; default: the platform's base model.",
     )  # fmt: skip
     reward_checkpoint = serializers.PrimaryKeyRelatedField(
-        queryset=Checkpoint.objects.filter(kind=Checkpoint.Kind.REWARD),
-        required=False, write_only=True, help_text="PPO: the reward model to optimise against.",
+        queryset=Checkpoint.objects.all(), required=False, write_only=True,
+        help_text="PPO: the reward model (an rm checkpoint) to optimise against.",
     )  # fmt: skip
     snapshot_options = serializers.DictField(
         required=False, write_only=True, help_text="Export options when a snapshot is frozen."
+    )
+    metrics = serializers.SerializerMethodField(
+        help_text="The metric series: one object a step, {step, name: value, ...}."
     )
     created_by = serializers.SlugRelatedField(
         slug_field=get_user_model().USERNAME_FIELD, read_only=True
@@ -420,25 +424,24 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "kind", "status", "config", "snapshot", "base_checkpoint",
             "reward_checkpoint", "snapshot_options", "output_checkpoint", "progress",
-            "metrics", "log_tail", "worker", "error", "created_by", "created_at", "started_at",
-            "finished_at",
-        ]  # fmt: skip
-        read_only_fields = [
-            "id", "status", "output_checkpoint", "progress", "metrics", "log_tail", "worker",
+            "attempts", "resumed_from_step", "heartbeat_at", "metrics", "log_tail", "worker",
             "error", "created_by", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
+        read_only_fields = [
+            "id", "status", "output_checkpoint", "progress", "attempts", "resumed_from_step",
+            "heartbeat_at", "log_tail", "worker", "error", "created_by", "created_at",
+            "started_at", "finished_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_metrics(self, job):
+        return job.metric_series()
 
     def validate_config(self, value):
         return json_object(value)
 
     def validate_snapshot_options(self, value):
         return json_object(value)
-
-    def validate(self, attrs):
-        snapshot = attrs.get("snapshot")
-        if snapshot is not None and snapshot.project_id != attrs["project"].pk:
-            raise serializers.ValidationError({"snapshot": ["belongs to another project"]})
-        return attrs
 
 
 class SnapshotSerializer(serializers.ModelSerializer):

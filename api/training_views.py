@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from labeling import exports
 from labeling.export_formats import jsonl_chunks, write_parquet
 from labeling.models import Project
+from training import lifecycle
 from training.models import Checkpoint, DatasetSnapshot, TrainingJob
 
 from . import filters, permissions
@@ -49,8 +50,31 @@ class TrainingJobViewSet(
     filterset_class = filters.TrainingJobFilter
 
     def scoped(self):
-        queryset = TrainingJob.objects.select_related("project", "created_by")
+        queryset = TrainingJob.objects.select_related("project", "created_by").prefetch_related(
+            "metric_rows"
+        )
         return permissions.in_projects(queryset, self.request, "reviewer")
+
+    @extend_schema(summary="Cancel a queued or running job (project admins)", request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._move(lifecycle.cancel, "cancel jobs")
+
+    @extend_schema(
+        summary="Run a failed or cancelled job again; it resumes (project admins)", request=None
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        return self._move(lifecycle.retry, "retry jobs")
+
+    def _move(self, transition, action):
+        job = self.get_object()
+        permissions.require_role(self.request, job.project, "admin", action)
+        try:
+            transition(job)
+        except lifecycle.TransitionError as exc:
+            return ApiResponse(field_error(exc), status=status.HTTP_409_CONFLICT)
+        return ApiResponse(self.get_serializer(self.get_object()).data)
 
     def perform_create(self, serializer):
         from training import jobs

@@ -179,6 +179,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis hands an unacknowledged message (a job whose worker died) to another worker after
+    # this many seconds. Jobs do not rely on it: a worker that restarts, or the beat sweep of
+    # stale heartbeats, requeues a lost job long before; and a job that is running or finished
+    # is never run again by a late redelivery (it is claimed by a conditional UPDATE).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+    }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = "default"
@@ -187,11 +195,14 @@ CELERY_TASK_ROUTES = {
     "training.run_generation_job": {"queue": "generation"},
 }
 CELERY_TASK_ACKS_LATE = True
+# A message whose pool process died (SIGKILL, out of memory) goes back to the queue.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Synced into django-celery-beat's tables at start; admins add more schedules in the admin.
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.expire_leases", "schedule": 60.0},
+    "requeue-stale-jobs": {"task": "training.requeue_stale_jobs", "schedule": 30.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -199,6 +210,14 @@ CELERY_TIMEZONE = TIME_ZONE
 PREFLAB_ARTIFACTS_DIR = Path(os.environ.get("PREFLAB_ARTIFACTS_DIR", VAR_DIR / "artifacts"))
 PREFLAB_MODELS_DIR = Path(os.environ.get("PREFLAB_MODELS_DIR", VAR_DIR / "models"))
 PREFLAB_BASE_MODEL = os.environ.get("PREFLAB_BASE_MODEL", "smollm2-135m-instruct")
+# Training jobs: a running job beats every HEARTBEAT_S; one silent for STALE_AFTER_S is
+# requeued, up to MAX_ATTEMPTS starts in all; then it fails with the reason.
+PREFLAB_JOB_HEARTBEAT_S = float(os.environ.get("PREFLAB_JOB_HEARTBEAT_S", "5"))
+PREFLAB_JOB_STALE_AFTER_S = float(os.environ.get("PREFLAB_JOB_STALE_AFTER_S", "120"))
+PREFLAB_JOB_MAX_ATTEMPTS = int(os.environ.get("PREFLAB_JOB_MAX_ATTEMPTS", "3"))
+PREFLAB_LOG_TAIL_CHARS = int(os.environ.get("PREFLAB_LOG_TAIL_CHARS", "16000"))
+# Processes a job may ask for (`processes` in its config); 0 = this host's GPUs, or its cores.
+PREFLAB_MAX_PROCESSES = int(os.environ.get("PREFLAB_MAX_PROCESSES", "0"))
 
 LOGGING = {
     "version": 1,

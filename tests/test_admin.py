@@ -71,3 +71,21 @@ def test_labeler_cannot_open_admin(client, labeler):
     client.force_login(labeler)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
+
+
+def test_jobs_are_moved_by_actions_never_edited(client, admin_user, populated, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    client.force_login(admin_user)
+    job = TrainingJob.objects.get()
+    change = reverse("admin:training_trainingjob_change", args=[job.pk])
+    assert client.post(change, {"status": "succeeded"}).status_code == 403
+    assert client.get(reverse("admin:training_trainingjob_add")).status_code == 403
+    changelist = reverse("admin:training_trainingjob_changelist")
+    client.post(changelist, {"action": "cancel_jobs", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    client.post(changelist, {"action": "retry_jobs", "_selected_action": [job.pk]})
+    job.refresh_from_db()
+    assert job.status == "retrying"
+    page = client.get(change).content.decode()
+    assert "Attempts" in page and "retrying" in page.lower()

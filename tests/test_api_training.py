@@ -46,13 +46,50 @@ def test_job_matrix(clients, world, project, artifacts, settings):
         ({"project": "campaign", "kind": "sft", "config": [1]}, "config"),
         ({"project": "campaign", "kind": "sft", "snapshot": 999999}, "snapshot"),
         ({"project": "campaign", "kind": "rm", "config": {"no_such_key": 1}}, "config"),
-        ({"project": "campaign", "kind": "ppo"}, "reward"),
+        ({"project": "campaign", "kind": "ppo"}, "reward_checkpoint"),
         ({"project": "nope", "kind": "sft"}, "project"),
+        ({"project": "campaign", "kind": "rm", "config": {"lr": "fast"}}, "config"),
+        ({"project": "campaign", "kind": "rm", "config": {"lr": -0.1}}, "config"),
+        ({"project": "campaign", "kind": "rm", "config": {"processes": 10_000}}, "processes"),
+        ({"project": "campaign", "kind": "rm", "base_checkpoint": 999999}, "base_checkpoint"),
     ],
 )
 def test_job_errors_name_the_field(clients, world, artifacts, body, field):
     response = clients["admin"].post("/api/v1/jobs/", body, format="json")
     assert response.status_code == 400 and field in response.json(), response.json()
+    assert TrainingJob.objects.count() == 0
+
+
+def test_a_checkpoint_of_the_wrong_kind_or_with_no_folder_is_refused(
+    clients, world, artifacts, tmp_path
+):
+    sft = Checkpoint.objects.create(name="sft", kind="sft", path=str(tmp_path))
+    gone = Checkpoint.objects.create(name="gone", kind="rm", path=str(tmp_path / "gone"))
+    admin = clients["admin"]
+    body = {"project": "campaign", "kind": "ppo", "base_checkpoint": sft.pk}
+    response = admin.post("/api/v1/jobs/", body | {"reward_checkpoint": sft.pk}, format="json")
+    assert response.status_code == 400
+    assert "is a sft checkpoint" in response.json()["reward_checkpoint"][0]
+    response = admin.post("/api/v1/jobs/", body | {"reward_checkpoint": gone.pk}, format="json")
+    assert response.status_code == 400 and "is missing" in response.json()["reward_checkpoint"][0]
+    assert TrainingJob.objects.count() == 0
+
+
+def test_cancel_and_retry(clients, world, project, artifacts, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    job = TrainingJob.objects.create(project=project, kind="sft")
+    url = f"/api/v1/jobs/{job.pk}/"
+    # reviewers see jobs, only the project's admins move them
+    assert statuses(clients, "post", url + "cancel/") == expect([401, 403, 403, 403, 200])
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    response = clients["admin"].post(url + "cancel/")
+    assert response.status_code == 409
+    assert "only queued, retrying or running" in response.json()["status"][0]
+    response = clients["admin"].post(url + "retry/")
+    assert response.status_code == 200 and response.json()["status"] == "retrying"
+    assert response.json()["attempts"] == 0 and response.json()["resumed_from_step"] is None
+    assert clients["admin"].post(url + "retry/").status_code == 409
 
 
 def test_snapshot_matrix_and_download(clients, world, artifacts):

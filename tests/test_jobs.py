@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from django.db import connection
 
 from labeling.models import Demonstration, Prompt, RankingTask, Response
 from labeling.rankings import ItemInput, record_ranking
-from training import jobs
+from training import jobs, lifecycle, runner
 from training.models import Checkpoint, TrainingJob
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,8 @@ def test_sft_then_reward_then_ppo_then_generate(campaign, base, artifacts):
     assert sft_job.snapshot.kind == "demonstrations" and sft_job.snapshot.n_rows == 16
     sft_job = jobs.run_job(sft_job.pk)
     assert sft_job.status == "succeeded", sft_job.error
-    assert sft_job.progress == 1.0 and sft_job.metrics and "train/loss" in sft_job.log_tail
+    assert sft_job.progress == 1.0 and sft_job.metric_series()
+    assert "train/loss" in sft_job.log_tail and sft_job.attempts == 1
     sft = sft_job.output_checkpoint
     assert sft.kind == "sft" and sft.parent == base
     assert (Path(sft.path) / "config.json").exists()
@@ -81,7 +83,7 @@ def test_sft_then_reward_then_ppo_then_generate(campaign, base, artifacts):
     ppo_job = jobs.run_job(ppo_job.pk)
     assert ppo_job.status == "succeeded", ppo_job.error
     assert ppo_job.output_checkpoint.kind == "policy"
-    assert {"objective/kl", "objective/rlhf_reward"} <= set(ppo_job.metrics[-1])
+    assert {"objective/kl", "objective/rlhf_reward"} <= set(ppo_job.metric_series()[-1])
 
     # The loop closes: the policy's samples become new ranking tasks for labelers.
     before = RankingTask.objects.count()
@@ -95,48 +97,147 @@ def test_sft_then_reward_then_ppo_then_generate(campaign, base, artifacts):
     assert new.count() >= 3
     # Random tiny-model samples of 6 tokens are all distinct: K = 4 responses, one task each.
     assert RankingTask.objects.count() == before + 3
-    assert gen.metrics[-1]["step"] >= 1
+    assert gen.metric_series()[-1]["step"] >= 1
 
 
-def test_bad_config_names_the_key_and_writes_nothing(campaign, base, artifacts):
-    with pytest.raises(jobs.JobError, match="no_such_option"):
-        jobs.create_job(campaign, "sft", {"no_such_option": 1}, base=base, enqueue=False)
-    assert TrainingJob.objects.count() == 0
-    with pytest.raises(jobs.JobError, match="reward: a PPO job needs"):
+BAD_INPUT = [
+    ({"no_such_option": 1}, {}, "config: unknown SFTConfig key 'no_such_option'"),
+    ({"epochs": "many"}, {}, "config: epochs: expected an integer"),
+    ({"learning_rate": -1e-3}, {}, "config: learning_rate: must be > 0"),
+    ({"processes": 10_000}, {}, "processes: 10000 asked, this host runs at most"),
+    ({"processes": 0}, {}, "processes: expected a whole number >= 1"),
+    ({"accelerate_config": "/no/such.yaml"}, {}, "accelerate_config: no file"),
+    ({}, {"base": "missing-folder"}, "base_checkpoint: checkpoint .* folder .* is missing"),
+    ({}, {"base": "rm"}, "base_checkpoint: checkpoint .* is a rm checkpoint; a sft job needs"),
+]
+
+
+@pytest.mark.parametrize("config, checkpoints, message", BAD_INPUT)
+def test_bad_input_is_refused_and_nothing_is_queued(
+    campaign, base, artifacts, tmp_path, config, checkpoints, message,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    made = {
+        "missing-folder": Checkpoint.objects.create(name="gone", kind="sft", path="/no/such/dir"),
+        "rm": Checkpoint.objects.create(name="rm", kind="rm", path=str(tmp_path)),
+    }
+    base = made[checkpoints["base"]] if "base" in checkpoints else base
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(jobs.JobError, match=message):
+            jobs.create_job(campaign, "sft", config, base=base)
+    assert callbacks == [] and TrainingJob.objects.count() == 0
+
+
+def test_a_ppo_job_needs_a_reward_model_checkpoint(campaign, base, artifacts, tmp_path):
+    with pytest.raises(jobs.JobError, match="reward_checkpoint: a PPO job needs"):
         jobs.create_job(campaign, "ppo", {}, base=base, enqueue=False)
+    sft = Checkpoint.objects.create(name="sft", kind="sft", path=str(tmp_path))
+    with pytest.raises(jobs.JobError, match="reward_checkpoint: checkpoint .* is a sft checkpoint"):
+        jobs.create_job(campaign, "ppo", {}, base=base, reward=sft, enqueue=False)
+    with pytest.raises(jobs.JobError, match="processes: a generation job runs in one process"):
+        jobs.create_job(campaign, "generate", {"processes": 2}, base=base, enqueue=False)
+    assert TrainingJob.objects.count() == 0
 
 
-def test_a_job_is_claimed_once_and_cancel_is_honoured(campaign, base, artifacts):
+def test_validating_a_job_imports_no_torch(tmp_path):
+    """The web process validates configs (all four kinds) without loading the training stack."""
+    code = """
+import sys, django
+django.setup()
+import api.urls, training.jobs, training.admin
+from training.models import TrainingJob
+for kind in ("sft", "rm", "ppo", "generate"):
+    training.jobs.engine_config(TrainingJob(kind=kind, config={"seed": 3}))
+try:
+    training.jobs.engine_config(TrainingJob(kind="rm", config={"lr": -1}))
+except training.jobs.JobError as exc:
+    print(exc)
+print(sorted(m for m in ("torch", "transformers", "accelerate") if m in sys.modules))
+"""
+    env = dict(os.environ, PREFLAB_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="preflab.settings")
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["config: lr: must be > 0, got -1.0", "[]"]
+
+
+def test_a_job_is_claimed_once_and_a_cancelled_one_is_not_run(campaign, base, artifacts):
     job = jobs.create_job(campaign, "sft", SMALL["sft"], base=base, enqueue=False)
-    assert jobs.claim(job.pk, "w1") is True
-    assert jobs.claim(job.pk, "w2") is False
-    job.refresh_from_db()
-    assert job.status == "running" and job.worker == "w1"
-    assert jobs.run_job(job.pk, "w3").worker == "w1"  # not run a second time
-    assert jobs.cancel_job(job) is True
-    job.refresh_from_db()
-    assert job.status == "cancelled"
-    # A cancelled job is not picked up; requeued, it runs (and resumes its folder).
+    assert lifecycle.claim(job.pk, "w@h:1") is True
+    assert jobs.run_job(job.pk, "w@h:2").worker == "w@h:1"  # not run a second time
+    job = jobs.create_job(campaign, "sft", SMALL["sft"], base=base, enqueue=False)
+    lifecycle.cancel(job)
     assert jobs.run_job(job.pk).status == "cancelled"
 
 
 @pytest.mark.training
-def test_cancel_while_running_stops_the_engine(campaign, base, artifacts):
-    config = dict(SMALL["sft"], epochs=50)
-    job = jobs.create_job(campaign, "sft", config, base=base, enqueue=False)
-    recorder_flush = jobs.ProgressRecorder.flush
+def test_cancel_is_honoured_within_one_optimizer_step(campaign, base, artifacts, monkeypatch):
+    job = jobs.create_job(campaign, "sft", dict(SMALL["sft"], epochs=50), base=base, enqueue=False)
+    record = runner.Recorder.__call__
 
-    def cancel_on_first_flush(self, progress=None):
-        TrainingJob.objects.filter(pk=self.job.pk).update(status="cancelled")
-        return recorder_flush(self, progress)
+    def cancel_at_step_3(self, step, total, metrics):
+        if step == 3:
+            lifecycle.cancel(self.job)
+        return record(self, step, total, metrics)
 
-    jobs.ProgressRecorder.flush = cancel_on_first_flush
-    try:
-        job = jobs.run_job(job.pk)
-    finally:
-        jobs.ProgressRecorder.flush = recorder_flush
+    monkeypatch.setattr(runner.Recorder, "__call__", cancel_at_step_3)
+    job = jobs.run_job(job.pk)
     assert job.status == "cancelled" and job.output_checkpoint is None
-    assert job.progress < 1.0
+    # the engine stopped at the step boundary where it saw the cancel: no step 4
+    assert [row["step"] for row in job.metric_series()] == [1, 2]
+    assert not (jobs.job_dir(job) / "model" / "config.json").exists()
+
+
+@pytest.mark.training
+def test_a_cancel_racing_the_final_save_ends_cancelled(campaign, base, artifacts, monkeypatch):
+    """The engine wrote its final model, and the cancel lands before the success is recorded:
+    the job ends cancelled and no checkpoint is registered."""
+    job = jobs.create_job(campaign, "sft", SMALL["sft"], base=base, enqueue=False)
+    execute = jobs.execute
+
+    def cancel_after_the_final_save(job, *args):
+        result = execute(job, *args)
+        assert (Path(result["output_dir"]) / "config.json").exists()
+        lifecycle.cancel(job)
+        return result
+
+    monkeypatch.setattr(jobs, "execute", cancel_after_the_final_save)
+    checkpoints = Checkpoint.objects.count()
+    job = jobs.run_job(job.pk)
+    assert job.status == "cancelled" and job.output_checkpoint is None
+    assert Checkpoint.objects.count() == checkpoints
+
+
+@pytest.mark.training
+def test_a_failed_job_retried_resumes_with_one_series(campaign, base, artifacts, monkeypatch):
+    config = {"lr": 1e-3, "rankings_per_batch": 1, "max_length": 64, "save_every": 3}
+    job = jobs.create_job(campaign, "rm", config, base=base, enqueue=False)
+    record = runner.Recorder.__call__
+
+    def crash_at_step_5(self, step, total, metrics):
+        if step == 5:
+            warnings.warn("the disk is nearly full", stacklevel=1)
+            raise RuntimeError("simulated crash at step 5")
+        return record(self, step, total, metrics)
+
+    monkeypatch.setattr(runner.Recorder, "__call__", crash_at_step_5)
+    job = jobs.run_job(job.pk)
+    assert job.status == "failed" and job.error.startswith("RuntimeError: simulated crash")
+    # the log tail is the run's real output: the warning and the traceback
+    assert "the disk is nearly full" in job.log_tail
+    assert "Traceback" in job.log_tail and "simulated crash at step 5" in job.log_tail
+    monkeypatch.setattr(runner.Recorder, "__call__", record)
+
+    lifecycle.retry(job)
+    job = jobs.run_job(job.pk)
+    assert job.status == "succeeded", job.error
+    assert job.attempts == 2 and job.resumed_from_step == 3
+    steps = [row["step"] for row in job.metric_series()]
+    assert steps == list(range(1, 13))  # 12 rankings in the train split, one a step
+    assert "eval/accuracy" in job.metric_series()[-1] and "train/loss" in job.metric_series()[-1]
+    assert Checkpoint.objects.filter(kind="rm").count() == 1
+    assert "--- attempt 2" in job.log_tail and "resumed from step 3" in job.log_tail
 
 
 def test_job_enqueued_only_after_commit(
@@ -187,10 +288,10 @@ def test_generate_job_runs_on_a_real_worker(project, make_task, tiny_path, tmp_p
                 break
             time.sleep(0.5)
         assert job.status == "succeeded", (job.status, job.error)
-        assert job.worker.startswith("celery@")
+        assert job.worker.startswith("celery@") and job.attempts == 1
         assert Response.objects.filter(origin="checkpoint").count() == 8
         assert RankingTask.objects.filter(source="labeling").count() == 4
-        assert json.dumps(job.metrics)
+        assert json.dumps(job.metric_series())
     finally:
         worker.terminate()
         worker.wait(timeout=30)

@@ -1,5 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from labeling import roles
+
+from . import lifecycle
 from .models import Checkpoint, DatasetSnapshot, TrainingJob
 
 
@@ -23,16 +26,48 @@ class CheckpointAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "kind", "status", "progress", "worker", "created_at"]
+    """Jobs are read here and moved only by the lifecycle's services: cancel and retry are
+    actions; nothing is edited (a stale form must never overwrite a status)."""
+
+    list_display = [
+        "id", "project", "kind", "status", "attempts", "progress", "worker", "created_at",
+    ]  # fmt: skip
     list_filter = ["kind", "status", "project"]
     search_fields = ["worker", "error", "log_tail"]
-    readonly_fields = [
-        "progress",
-        "metrics",
-        "log_tail",
-        "worker",
-        "error",
-        "started_at",
-        "finished_at",
-        "created_at",
-    ]
+    actions = ["cancel_jobs", "retry_jobs"]
+    readonly_fields = ["metric_series"]
+
+    def has_add_permission(self, request):
+        return False  # jobs are validated and queued by `manage.py train` or the API
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="metrics (one row a step)")
+    def metric_series(self, obj):
+        return "\n".join(str(row) for row in obj.metric_series()[-50:])
+
+    @admin.action(description="Cancel the selected jobs", permissions=["view"])
+    def cancel_jobs(self, request, queryset):
+        self._move(request, queryset, lifecycle.cancel, "cancelled")
+
+    @admin.action(description="Retry the selected jobs (they resume)", permissions=["view"])
+    def retry_jobs(self, request, queryset):
+        self._move(request, queryset, lifecycle.retry, "queued again")
+
+    def _move(self, request, queryset, transition, done):
+        moved = 0
+        for job in queryset.select_related("project"):
+            if not roles.has_role(request.user, job.project, "admin"):
+                self.message_user(
+                    request, f"job {job.pk}: you are not an admin of {job.project.slug}",
+                    messages.ERROR,
+                )  # fmt: skip
+                continue
+            try:
+                transition(job)
+                moved += 1
+            except lifecycle.TransitionError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        if moved:
+            self.message_user(request, f"{moved} job(s) {done}", messages.SUCCESS)

@@ -1,63 +1,51 @@
-"""Training jobs: create (config validated against the engine), claim, run, cancel, requeue.
+"""Training jobs: create (everything validated before a row exists), run, and what each kind
+reads and registers.
 
-The Celery tasks in ``tasks.py`` only call ``run_job``; everything here runs the same in a
-test, a management command or a worker. A job is enqueued with ``transaction.on_commit``
-(no task for a rolled-back row) and claimed with a conditional UPDATE (no job runs twice
-at once). The engine writes resumable state under the job's output folder, so a requeued
-job continues where it stopped.
+The web form, the API, the admin, the ``train`` / ``generate`` / ``job`` commands and the
+Celery task all come through here; state moves live in ``lifecycle``, the engine's execution
+in ``runner``. A job is enqueued with ``transaction.on_commit`` (no task for a rolled-back
+row) and claimed with a conditional UPDATE (no job runs twice at once). The engine saves
+resumable state under the job's folder, so a job that runs again continues where it stopped.
+
+Validating a job imports no torch: the engine's config classes live in torch-free modules.
 """
 
-import importlib
 import logging
-import time
+import os
 import traceback
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from labeling.models import Prompt, Response
 from labeling.ranking_tasks import create_ranking_task
 
+from . import lifecycle
 from .models import Checkpoint, TrainingJob
+from .runner import JobStopped, execute
 
 log = logging.getLogger(__name__)
 
-# kind -> (engine module, config class, entry point)
-ENGINE = {
-    "sft": ("training.engine.sft", "SFTConfig", "train_sft"),
-    "rm": ("training.engine.reward", "RewardConfig", "train_reward"),
-    "ppo": ("training.engine.ppo", "PPOConfig", "train_ppo"),
-    "generate": ("training.engine.generate", "GenerateConfig", "generate_responses"),
-}
+KINDS = ("sft", "rm", "ppo", "generate")
 # The export frozen for a job's training data (PPO and generation read prompts).
 SNAPSHOT_KIND = {"sft": "demonstrations", "rm": "rankings"}
 OUTPUT_KIND = {"sft": "sft", "rm": "rm", "ppo": "policy"}
-# Keys of a job's config that choose its data rather than configure the engine.
-JOB_KEYS = {"split", "max_prompts", "prompt_ids", "create_tasks"}
+# The checkpoint kinds each job kind may start from.
+BASE_KINDS = {
+    "sft": ("base", "sft", "policy"),
+    "rm": ("base", "sft"),
+    "ppo": ("base", "sft", "policy"),
+    "generate": ("base", "sft", "policy"),
+}
+# Keys of a job's config that choose its data or how it runs, not the engine's settings.
+JOB_KEYS = {"split", "max_prompts", "prompt_ids", "create_tasks", "processes", "accelerate_config"}
 # Keys the platform fills from checkpoints and the job folder.
 MODEL_KEY = {"sft": "model", "rm": "model", "ppo": "policy", "generate": "model"}
-PROGRESS_EVERY_S = 1.0
-LOG_TAIL_CHARS = 8000
 
 
 class JobError(ValueError):
-    pass
-
-
-class JobCancelled(Exception):
-    pass
-
-
-def engine_config_class(kind: str):
-    module, cls, _ = ENGINE[kind]
-    return getattr(importlib.import_module(module), cls)
-
-
-def engine_entry(kind: str):
-    module, _, entry = ENGINE[kind]
-    return getattr(importlib.import_module(module), entry)
+    """A job that cannot be created as asked; the message starts with the field it names."""
 
 
 def job_dir(job) -> Path:
@@ -73,19 +61,61 @@ def base_checkpoint(name: str | None = None) -> Checkpoint:
     return checkpoint
 
 
+def max_processes() -> int:
+    """How many training processes a job may ask for: ``PREFLAB_MAX_PROCESSES``, or the GPUs
+    this host has, or its CPU cores when it has none (read without torch)."""
+    if settings.PREFLAB_MAX_PROCESSES:
+        return settings.PREFLAB_MAX_PROCESSES
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        gpus = len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    else:
+        gpus_dir = Path("/proc/driver/nvidia/gpus")
+        gpus = len(list(gpus_dir.iterdir())) if gpus_dir.is_dir() else 0
+    return gpus or os.cpu_count() or 1
+
+
 def engine_config(job):
     """The engine's config dataclass for a job: its JSON plus the platform's paths."""
     from training.engine.config import config_from_dict
+    from training.engine.registry import config_class
 
     data = {k: v for k, v in job.config.items() if k not in JOB_KEYS}
     if job.base_checkpoint_id:
         data[MODEL_KEY[job.kind]] = job.base_checkpoint.path
-    if job.kind != "generate":
-        data["output_dir"] = str(job_dir(job) / "model")
+    data["output_dir"] = str(job_dir(job) / "model")
     try:
-        return config_from_dict(engine_config_class(job.kind), data)
+        return config_from_dict(config_class(job.kind), data)
     except (TypeError, ValueError) as exc:
         raise JobError(f"config: {exc}") from exc
+
+
+def _check_run_options(kind: str, config: dict) -> None:
+    processes = config.get("processes", 1)
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise JobError(f"processes: expected a whole number >= 1, got {processes!r}")
+    if processes > 1 and kind == "generate":
+        raise JobError("processes: a generation job runs in one process")
+    if processes > max_processes():
+        raise JobError(
+            f"processes: {processes} asked, this host runs at most {max_processes()} "
+            "(PREFLAB_MAX_PROCESSES)"
+        )
+    accelerate_config = config.get("accelerate_config")
+    if accelerate_config is not None:
+        if not isinstance(accelerate_config, str) or not Path(accelerate_config).is_file():
+            raise JobError(f"accelerate_config: no file {accelerate_config!r} on this host")
+
+
+def _check_checkpoint(checkpoint: Checkpoint, field: str, kinds, what: str) -> None:
+    if checkpoint.kind not in kinds:
+        raise JobError(
+            f"{field}: checkpoint {checkpoint.pk} is a {checkpoint.kind} checkpoint; "
+            f"{what} needs one of: {', '.join(kinds)}"
+        )
+    # base models may be hub ids or built-in names; every other checkpoint is a folder we wrote
+    if checkpoint.kind != Checkpoint.Kind.BASE and not Path(checkpoint.path).is_dir():
+        raise JobError(f"{field}: checkpoint {checkpoint.pk}'s folder {checkpoint.path} is missing")
 
 
 def create_job(
@@ -103,15 +133,23 @@ def create_job(
     """Validate, freeze the training data, save the job and enqueue it after commit."""
     from training import snapshots
 
-    if kind not in ENGINE:
-        raise JobError(f"kind: {kind!r} is not one of {sorted(ENGINE)}")
+    if kind not in KINDS:
+        raise JobError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if not isinstance(config, dict | None):
+        raise JobError("config: must be a JSON object")
     config = dict(config or {})
+    _check_run_options(kind, config)
+    if base is not None:
+        _check_checkpoint(base, "base_checkpoint", BASE_KINDS[kind], f"a {kind} job")
     if kind == "ppo":
-        if reward is None or reward.kind != Checkpoint.Kind.REWARD:
-            raise JobError("reward: a PPO job needs a reward-model checkpoint")
+        if reward is None:
+            raise JobError("reward_checkpoint: a PPO job needs a reward-model checkpoint")
+        _check_checkpoint(reward, "reward_checkpoint", ("rm",), "a PPO job's reward model")
         config["reward_model"] = reward.path
-    if kind == "rm" and base is not None and base.kind not in ("sft", "base"):
-        raise JobError("base: a reward model starts from an SFT or base checkpoint")
+    elif reward is not None:
+        raise JobError(f"reward_checkpoint: only PPO jobs take a reward model, not {kind}")
+    if snapshot is not None and snapshot.project_id != project.pk:
+        raise JobError("snapshot: belongs to another project")
     with transaction.atomic():
         if snapshot is None and kind in SNAPSHOT_KIND:
             snapshot = snapshots.create_snapshot(
@@ -128,6 +166,8 @@ def create_job(
             created_by=user,
         )
         engine_config(job)  # raises JobError naming the bad key: the row is rolled back
+        job.resume_path = str(job_dir(job) / "model" / "state")
+        job.save(update_fields=["resume_path"])
         if enqueue:
             transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
@@ -141,128 +181,39 @@ def enqueue_job(job_id: int) -> None:
     task.delay(job_id)
 
 
-def claim(job_id: int, worker: str = "") -> bool:
-    """queued → running, atomically; False when another worker has it or it was cancelled."""
-    return (
-        TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.QUEUED).update(
-            status=TrainingJob.Status.RUNNING, worker=worker, started_at=timezone.now(), error=""
-        )
-        == 1
-    )
-
-
-def cancel_job(job) -> bool:
-    active = [TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING]
-    return (
-        TrainingJob.objects.filter(pk=job.pk, status__in=active).update(
-            status=TrainingJob.Status.CANCELLED, finished_at=timezone.now()
-        )
-        == 1
-    )
-
-
-def requeue_job(job) -> bool:
-    """A failed, cancelled or orphaned running job goes back to the queue; it resumes."""
-    stopped = [TrainingJob.Status.RUNNING, TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED]
-    with transaction.atomic():
-        moved = TrainingJob.objects.filter(pk=job.pk, status__in=stopped).update(
-            status=TrainingJob.Status.QUEUED, finished_at=None, worker=""
-        )
-        if moved:
-            transaction.on_commit(lambda: enqueue_job(job.pk))
-    return moved == 1
-
-
-class ProgressRecorder:
-    """The engine's callback: progress, metric series and log tail, saved at most once a second.
-
-    It also notices a cancellation made meanwhile and stops the engine by raising.
-    """
-
-    def __init__(self, job):
-        self.job = job
-        self.pending = []
-        self.last_save = 0.0
-
-    def __call__(self, step: int, total: int, metrics: dict) -> None:
-        row = {"step": step, **{k: v for k, v in metrics.items() if _is_number(v)}}
-        self.pending.append(row)
-        if step >= total or time.monotonic() - self.last_save >= PROGRESS_EVERY_S:
-            self.flush(step / total if total else 0.0)
-
-    def flush(self, progress: float | None = None) -> None:
-        job = self.job
-        status = TrainingJob.objects.values_list("status", flat=True).get(pk=job.pk)
-        if status == TrainingJob.Status.CANCELLED:
-            raise JobCancelled()
-        job.metrics = list(job.metrics) + self.pending
-        lines = [" ".join(f"{k}={_fmt(v)}" for k, v in row.items()) for row in self.pending]
-        job.log_tail = (job.log_tail + "".join(line + "\n" for line in lines))[-LOG_TAIL_CHARS:]
-        if progress is not None:
-            job.progress = min(max(progress, 0.0), 1.0)
-        TrainingJob.objects.filter(pk=job.pk).update(
-            metrics=job.metrics, log_tail=job.log_tail, progress=job.progress
-        )
-        self.pending = []
-        self.last_save = time.monotonic()
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def run_job(job_id: int, worker: str = "") -> TrainingJob:
-    """Claim and run one job to its end; the outcome is recorded on the row."""
-    if not claim(job_id, worker):
-        log.info("job %s was not queued (taken, finished or cancelled): skipped", job_id)
+    """Claim and run one job to its end; the outcome is recorded on the row.
+
+    ``worker`` is ``lifecycle.worker_id(...)``: the worker's name and this process's pid.
+    """
+    worker = worker or lifecycle.worker_id()
+    if not lifecycle.claim(job_id, worker):
+        job = TrainingJob.objects.get(pk=job_id)
+        name = worker.rpartition(":")[0]
+        if lifecycle.lost_by_this_worker(job, name):
+            # a pool process of this worker died with it (SIGKILL, out of memory) and the
+            # broker handed the message back: the job goes back to the queue
+            lifecycle.requeue_lost(job, f"the process {job.worker} running it died")
+        else:
+            log.info("job %s is %s (%s): not run here", job_id, job.status, job.worker)
         return TrainingJob.objects.get(pk=job_id)
     job = TrainingJob.objects.select_related("project", "snapshot", "base_checkpoint").get(
         pk=job_id
     )
-    recorder = ProgressRecorder(job)
     try:
         config = engine_config(job)
-        result = RUNNERS[job.kind](job, config, recorder)
-    except JobCancelled:
-        log.info("job %s cancelled", job_id)
+        result = execute(job, worker, config, INPUTS[job.kind](job))
+    except JobStopped:
+        pass  # cancelled (or requeued elsewhere): the state says so already
     except Exception as exc:
-        log.exception("job %s failed", job_id)
-        TrainingJob.objects.filter(pk=job_id).update(
-            status=TrainingJob.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()[-4000:]}",
-            finished_at=timezone.now(),
-        )
+        error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()[-4000:]}"
+        lifecycle.fail(job.pk, worker, error)
     else:
-        with transaction.atomic():
-            output = None
-            if job.kind in OUTPUT_KIND:
-                output = Checkpoint.objects.create(
-                    name=f"{job.project.slug}-{job.kind}-job{job.pk}",
-                    kind=OUTPUT_KIND[job.kind],
-                    path=result["output_dir"],
-                    parent=job.base_checkpoint,
-                    snapshot=job.snapshot,
-                    metrics=_final_metrics(result),
-                )
-            TrainingJob.objects.filter(pk=job_id).update(
-                status=TrainingJob.Status.SUCCEEDED,
-                progress=1.0,
-                output_checkpoint=output,
-                finished_at=timezone.now(),
-            )
+        lifecycle.succeed(job, worker, lambda: OUTPUTS[job.kind](job, config, result))
     return TrainingJob.objects.get(pk=job_id)
 
 
-def _final_metrics(result: dict) -> dict:
-    metrics = result.get("metrics", result)
-    return {k: v for k, v in metrics.items() if _is_number(v)}
-
-
-# --- what each kind reads and writes -------------------------------------------------------
+# --- what each kind reads ------------------------------------------------------------------
 
 
 def _snapshot_split(job, split: str) -> list[dict]:
@@ -282,64 +233,89 @@ def _prompts(job) -> list[Prompt]:
     return list(query)
 
 
-def run_sft(job, config, callback):
+def sft_inputs(job) -> dict:
     train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
     if not train:
         raise JobError("snapshot: no demonstrations in the train split")
-    return engine_entry("sft")(config, train, validation or None, callback=callback)
+    return {"train_rows": train, "eval_rows": validation or None}
 
 
-def run_reward(job, config, callback):
+def reward_inputs(job) -> dict:
     from labeling.exports import ROW_GENERATORS
 
     train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
     if not train:
         raise JobError("snapshot: no rankings in the train split")
     demonstrations = list(ROW_GENERATORS["demonstrations"](job.project, split="train"))
-    return engine_entry("rm")(
-        config, train, validation or None, demonstrations or None, callback=callback
-    )
+    return {
+        "train_rows": train,
+        "eval_rows": validation or None,
+        "demonstrations": demonstrations or None,
+    }
 
 
-def run_ppo(job, config, callback):
+def prompt_inputs(job) -> dict:
     prompts = [p.as_export() for p in _prompts(job)]
     if not prompts:
         raise JobError("prompts: the project has no prompts in that split")
-    return engine_entry("ppo")(config, prompts, callback=callback)
+    return {"prompts": prompts}
 
 
-def run_generate(job, config, callback):
-    """Sample K responses per prompt from the checkpoint and turn them into ranking tasks."""
+INPUTS = {"sft": sft_inputs, "rm": reward_inputs, "ppo": prompt_inputs, "generate": prompt_inputs}
+
+
+# --- what each kind registers (inside the transaction that marks it succeeded) ---------------
+
+
+def register_checkpoint(job, config, result) -> Checkpoint:
+    return Checkpoint.objects.create(
+        name=f"{job.project.slug}-{job.kind}-job{job.pk}",
+        kind=OUTPUT_KIND[job.kind],
+        path=result["output_dir"],
+        parent=job.base_checkpoint,
+        snapshot=job.snapshot,
+        metrics=_final_metrics(result),
+    )
+
+
+def register_generated(job, config, rows) -> None:
+    """The sampled responses, and a ranking task per prompt with K of them."""
+    from labeling.importers import get_or_create_response
+
     prompts = _prompts(job)
-    if not prompts:
-        raise JobError("prompts: the project has no prompts in that split")
-    rows = engine_entry("generate")(config, [p.as_export() for p in prompts], callback=callback)
     by_prompt: dict[int, list[Response]] = {p.pk: [] for p in prompts}
-    with transaction.atomic():
-        for prompt, index in zip(prompts, range(0, len(rows), config.k), strict=True):
-            for row in rows[index : index + config.k]:
-                from labeling.importers import get_or_create_response
-
-                response = get_or_create_response(
-                    prompt,
-                    row["response"] or "(empty response)",
-                    model_name=row["model"],
-                    origin=Response.Origin.CHECKPOINT,
-                )
-                if response.checkpoint_id is None and job.base_checkpoint_id:
-                    response.checkpoint_id = job.base_checkpoint_id
-                    response.save(update_fields=["checkpoint"])
-                if response not in by_prompt[prompt.pk]:
-                    by_prompt[prompt.pk].append(response)
-        created = 0
-        if job.config.get("create_tasks", True):
-            project = job.project
-            for prompt in prompts:
-                responses = by_prompt[prompt.pk]
-                if project.k_min <= len(responses) <= project.k_max:
-                    create_ranking_task(project, prompt, responses)
-                    created += 1
-    return {"responses": len(rows), "tasks_created": created}
+    for prompt, index in zip(prompts, range(0, len(rows), config.k), strict=True):
+        for row in rows[index : index + config.k]:
+            response = get_or_create_response(
+                prompt,
+                row["response"] or "(empty response)",
+                model_name=row["model"],
+                origin=Response.Origin.CHECKPOINT,
+            )
+            if response.checkpoint_id is None and job.base_checkpoint_id:
+                response.checkpoint_id = job.base_checkpoint_id
+                response.save(update_fields=["checkpoint"])
+            if response not in by_prompt[prompt.pk]:
+                by_prompt[prompt.pk].append(response)
+    if job.config.get("create_tasks", True):
+        project = job.project
+        for prompt in prompts:
+            responses = by_prompt[prompt.pk]
+            if project.k_min <= len(responses) <= project.k_max:
+                create_ranking_task(project, prompt, responses)
+    return None
 
 
-RUNNERS = {"sft": run_sft, "rm": run_reward, "ppo": run_ppo, "generate": run_generate}
+OUTPUTS = {
+    "sft": register_checkpoint,
+    "rm": register_checkpoint,
+    "ppo": register_checkpoint,
+    "generate": register_generated,
+}
+
+
+def _final_metrics(result: dict) -> dict:
+    metrics = result.get("metrics", result)
+    return {
+        k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }

@@ -71,6 +71,9 @@ class Checkpoint(models.Model):
 
 
 class TrainingJob(models.Model):
+    """One run of the engine. Its status only moves through ``training.lifecycle``, each move a
+    conditional UPDATE from the state it expects (see that module for the graph)."""
+
     class Kind(models.TextChoices):
         SFT = "sft"
         REWARD = "rm", "Reward model"
@@ -80,9 +83,14 @@ class TrainingJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
+        RETRYING = "retrying", "Retrying (queued again after a lost worker or a retry)"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+
+    ACTIVE = (Status.QUEUED, Status.RETRYING, Status.RUNNING)
+    WAITING = (Status.QUEUED, Status.RETRYING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -98,10 +106,18 @@ class TrainingJob(models.Model):
         Checkpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     progress = models.FloatField(default=0)
-    metrics = models.JSONField(default=list, blank=True, help_text="Time series of metric dicts.")
     log_tail = models.TextField(blank=True, default="")
-    worker = models.CharField(max_length=200, blank=True, default="")
-    resume_path = models.CharField(max_length=500, blank=True, default="")
+    worker = models.CharField(
+        max_length=200, blank=True, default="", help_text="name:pid of the process running it"
+    )
+    resume_path = models.CharField(
+        max_length=500, blank=True, default="", help_text="Where its resumable state is saved."
+    )
+    attempts = models.PositiveIntegerField(default=0, help_text="How many times it has started.")
+    resumed_from_step = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The step the latest attempt resumed from."
+    )
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -112,15 +128,45 @@ class TrainingJob(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(progress__gte=0) & Q(progress__lte=1), name="job_progress_range"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "succeeded", "failed", "cancelled"]),
+                condition=Q(
+                    status__in=["queued", "running", "retrying", "succeeded", "failed", "cancelled"]
+                ),
                 name="job_status",
             ),
         ]
 
     def __str__(self):
         return f"{self.kind} job {self.pk} ({self.status})"
+
+    @property
+    def processes(self) -> int:
+        return int(self.config.get("processes") or 1)
+
+    def metric_series(self) -> list[dict]:
+        """The metric time series, one dict per step, in step order."""
+        rows = self.metric_rows.all()  # prefetched by list views
+        return [{"step": row.step, **row.values} for row in sorted(rows, key=lambda r: r.step)]
+
+
+class JobMetric(models.Model):
+    """One step of a job's metric series. Rows are appended as the job runs (never the whole
+    series rewritten), and a step reported again after a resume replaces its row."""
+
+    job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metric_rows")
+    step = models.PositiveIntegerField()
+    values = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["job", "step"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "step"], name="job_metric_step_unique")
+        ]
+
+    def __str__(self):
+        return f"job {self.job_id} step {self.step}"

@@ -6,6 +6,7 @@ import torch
 from training.engine.base_model import (
     DEMO_MODEL,
     LoraSettings,
+    disable_dropout,
     load_causal_lm,
     load_tokenizer,
     resolve_model,
@@ -34,6 +35,47 @@ def test_load_causal_lm_dtype_and_lora(tiny_model_path):
     lora = load_causal_lm(tiny_model_path, lora=LoraSettings(r=4, alpha=8))
     trainable = [name for name, p in lora.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in name for name in trainable)
+
+
+def test_disable_dropout_turns_off_attention_and_module_dropout():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from training.engine.base_model import with_lora
+
+    # Llama has no hidden dropout of its own; LoRA's dropout is an nn.Dropout
+    config = LlamaConfig(
+        vocab_size=50,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        attention_dropout=0.5,
+    )
+    torch.manual_seed(0)
+    model = with_lora(
+        LlamaForCausalLM(config), LoraSettings(r=4, dropout=0.5), task_type="CAUSAL_LM"
+    )
+    for _, param in model.named_parameters():  # LoRA's B starts at 0: make the adapters count
+        torch.nn.init.normal_(param, std=0.2)
+    model.train()
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]])
+    assert not torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+    disable_dropout(model)
+    assert model.training  # still in train mode: only the dropout is off
+    assert torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+    assert model.base_model.model.model.layers[0].self_attn.attention_dropout == 0.0
+
+
+def test_disable_dropout_attention_alone(tiny_model_path):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_path, attention_dropout=0.5).train()
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]])
+    assert not torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+    model.config.attention_dropout = 0.0  # what PPO did before: no effect
+    assert not torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
+    disable_dropout(model)
+    assert torch.equal(model(input_ids=ids).logits, model(input_ids=ids).logits)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ from training.engine.data import (
     demonstration_to_messages,
     read_rows,
     render_prompt,
+    stop_token_ids,
     tokenize_demonstration,
 )
 
@@ -82,3 +83,13 @@ def test_tokenize_truncates_to_max_length(tiny_model_path):
     example = tokenize_demonstration(tokenizer, row, max_length=64)
     assert len(example["input_ids"]) == 64 == len(example["labels"])
     assert any(label != -100 for label in example["labels"])
+
+
+def test_stop_ids_are_the_models_and_the_tokenizers():
+    from types import SimpleNamespace as NS
+
+    tokenizer = NS(eos_token_id=9)
+    assert stop_token_ids(NS(generation_config=NS(eos_token_id=[5, 9])), tokenizer) == [5, 9]
+    assert stop_token_ids(NS(generation_config=NS(eos_token_id=5)), tokenizer) == [5, 9]
+    assert stop_token_ids(NS(generation_config=NS(eos_token_id=None)), tokenizer) == [9]
+    assert stop_token_ids(NS(), NS(eos_token_id=None)) == []

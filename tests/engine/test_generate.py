@@ -1,9 +1,12 @@
 import json
 
+import pytest
 import torch
 
 from training.engine.base_model import load_causal_lm, load_tokenizer
 from training.engine.generate import GenerateConfig, generate_responses, main
+
+from .helpers import Killed, Recorder
 
 MULTI_TURN = [
     {"role": "system", "content": "You are terse."},
@@ -86,3 +89,61 @@ def test_cli_writes_jsonl(tiny_model_path, tmp_path):
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["prompt"] for r in rows] == ["Hi", "Hi", "Bare string prompt", "Bare string prompt"]
     assert {r["model"] for r in rows} == {str(tiny_model_path)}
+
+
+PROMPTS = [f"Tell me about thing {i}." for i in range(7)]  # 4 batches of 2
+
+
+def gen_config(tiny_model_path, tmp_path, **kw):
+    base = dict(
+        model=str(tiny_model_path),
+        k=2,
+        max_new_tokens=4,
+        batch_size=2,
+        seed=3,
+        output_dir=str(tmp_path / "gen"),
+    )
+    return GenerateConfig(**(base | kw))
+
+
+def test_resume_skips_saved_batches_and_returns_every_row(tiny_model_path, tmp_path):
+    straight = generate_responses(gen_config(tiny_model_path, tmp_path, output_dir=None), PROMPTS)
+    config = gen_config(tiny_model_path, tmp_path, save_every=2)
+    state = tmp_path / "gen" / "state"
+
+    first = Recorder(kill_at=3)  # killed after batch 3; the last save was after batch 2
+    with pytest.raises(Killed):
+        generate_responses(config, PROMPTS, callback=first)
+    assert json.loads((state / "state.json").read_text())["batches"] == 2
+    saved = [json.loads(line) for line in (state / "rows.jsonl").read_text().splitlines()]
+    assert saved == straight[:8]  # 2 batches x 2 prompts x k = 2
+    with open(state / "rows.jsonl", "a") as f:
+        f.write('{"prompt": "Tell me about thi')  # a later save, cut off mid-row
+
+    second = Recorder()
+    rows = generate_responses(config, PROMPTS, callback=second)
+    assert second.resumed_at == [2] and second.steps == [3, 4, 4]  # + the final summary
+    assert second.polls == 2  # before each batch generated
+    # old and new rows in prompt order, the same as a run never interrupted (each batch's
+    # samples depend on (seed, batch index) only); the half-written row is gone
+    assert rows == straight
+    assert not state.exists()
+
+
+def test_saved_rows_of_other_settings_are_not_resumed(tiny_model_path, tmp_path):
+    with pytest.raises(Killed):
+        generate_responses(
+            gen_config(tiny_model_path, tmp_path, save_every=1), PROMPTS, callback=Recorder(1)
+        )
+    assert (tmp_path / "gen" / "state" / "state.json").exists()
+    recorder = Recorder()
+    rows = generate_responses(gen_config(tiny_model_path, tmp_path, k=3), PROMPTS, recorder)
+    assert recorder.resumed_at == [] and recorder.steps[0] == 1
+    assert len(rows) == 7 * 3
+
+
+def test_poll_cancels_between_batches(tiny_model_path, tmp_path):
+    recorder = Recorder(kill_at_poll=3)
+    with pytest.raises(Killed):
+        generate_responses(gen_config(tiny_model_path, tmp_path), PROMPTS, callback=recorder)
+    assert recorder.steps == [1, 2]

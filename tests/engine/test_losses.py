@@ -19,6 +19,7 @@ from training.engine.losses import (
     masked_mean,
     ordered_pairs,
     pairwise_accuracy_counts,
+    per_token_rewards,
     token_logprobs,
     whiten,
 )
@@ -157,6 +158,27 @@ def test_bt_batched_matches_single_and_weighs_rankings_equally():
     assert per[2].item() == 0.0
     # mean over the two rankings with pairs, each weighing 1/2 (not 1 pair vs 3 pairs)
     assert loss.item() == pytest.approx((sp(-1.0) + LOG2) / 2, rel=1e-6)
+
+
+# --- per-token rewards ------------------------------------------------------------------------
+
+
+def test_per_token_rewards_by_hand():
+    # β = 0.1; response 0 has 3 tokens, response 1 has 2 (its third column is padding, KL 0)
+    kl = torch.tensor([[0.5, -0.2, 1.0], [0.3, 0.4, 0.0]])
+    scores = torch.tensor([2.0, -1.0])
+    lengths = torch.tensor([3, 2])
+    rewards = per_token_rewards(scores, kl, lengths, beta=0.1)
+    # row 0: −0.1·(0.5, −0.2, 1.0) = (−0.05, 0.02, −0.1), + score 2 on token 2 -> 1.9
+    # row 1: −0.1·(0.3, 0.4) = (−0.03, −0.04), + score −1 on token 1 -> −1.04; padding 0
+    assert rewards.tolist()[0] == pytest.approx([-0.05, 0.02, 1.9], abs=1e-6)
+    assert rewards.tolist()[1] == pytest.approx([-0.03, -1.04, 0.0], abs=1e-6)
+    assert kl.tolist()[0] == pytest.approx([0.5, -0.2, 1.0])  # the input is left alone
+    # β = 0: the score alone, on the last token
+    assert per_token_rewards(scores, kl, lengths, beta=0.0).tolist() == [
+        [0.0, 0.0, 2.0],
+        [0.0, -1.0, 0.0],
+    ]
 
 
 # --- GAE -------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ then PPO from the SFT model against that reward model.
 """
 
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -34,6 +35,8 @@ from training.engine.synthetic import (
     synthetic_rankings,
 )
 
+from .helpers import Killed, Recorder
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -56,7 +59,15 @@ PRETRAIN = [
 def test_response_mask_stops_after_first_eos():
     eos = 7
     responses = torch.tensor([[1, 7, 3, 7], [1, 2, 3, 4], [7, 1, 1, 1]])
-    assert response_mask(responses, eos).tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+    assert response_mask(responses, [eos]).tolist() == [[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+
+
+def test_response_mask_stops_at_any_stop_id():
+    # the model's own end id (8) ends a response as the tokenizer's eos (7) does
+    responses = torch.tensor([[1, 8, 3, 7], [1, 2, 7, 8], [1, 2, 3, 4]])
+    expected = [[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
+    assert response_mask(responses, [8, 7]).tolist() == expected
+    assert response_mask(responses, []).tolist() == [[1] * 4] * 3  # no stop id: all kept
 
 
 def test_turn_suffix_goes_after_eos_of_stopped_responses_only():
@@ -68,6 +79,24 @@ def test_turn_suffix_goes_after_eos_of_stopped_responses_only():
     assert ids.tolist() == [[1, 2, E, S, 0], [1, 2, 3, 5, 0]]
     assert mask.tolist() == [[1, 1, 1, 1, 0], [1, 1, 1, 1, 0]]
     assert last.tolist() == [3, 3]
+
+
+def test_turn_suffix_follows_the_templates_eos_whatever_stopped_the_response():
+    # row 0 stopped at the model's other end id (8): the reward model was trained on turns that
+    # end with the template's eos (9), so that is what it reads; row 1 never ended
+    E, S, OTHER = 9, 4, 8
+    ids = torch.tensor([[1, 2, OTHER, 0], [1, 2, 3, 5]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]])
+    ended = torch.tensor([True, False])
+    out, mask, last = with_turn_suffix(
+        ids, mask, torch.tensor([2, 3]), ended, [S], pad_id=0, eos_id=E
+    )
+    assert out.tolist() == [[1, 2, E, S, 0], [1, 2, 3, 5, 0]]
+    assert last.tolist() == [3, 3]
+    assert ids[0, 2] == OTHER  # the policy's own ids are left alone
+    # no template suffix: the eos alone
+    out, _, last = with_turn_suffix(ids, mask[:, :4], torch.tensor([2, 3]), ended, [], 0, E)
+    assert out.tolist() == [[1, 2, E, 0], [1, 2, 3, 5]] and last.tolist() == [2, 3]
 
 
 def test_rollout_scores_a_stopped_response_as_the_reward_model_scores_its_text(
@@ -91,7 +120,7 @@ def test_rollout_scores_a_stopped_response_as_the_reward_model_scores_its_text(
         r = tok(text, add_special_tokens=False).input_ids + [tok.eos_token_id]
         responses[i, : len(r)] = torch.tensor(r)
         lengths.append(len(r))
-    resp_mask = response_mask(responses, tok.eos_token_id)
+    resp_mask = response_mask(responses, [tok.eos_token_id])
     ids, mask = torch.cat([query, responses], 1), torch.cat([query_mask, resp_mask], 1)
     last = query.size(1) + torch.tensor(lengths) - 1
     scores = reward_scores(
@@ -230,23 +259,55 @@ def test_ptx_keeps_pretraining_loss_lower(pipeline, with_kl):
     assert ptx < sft
 
 
-class Killed(Exception):
-    pass
+@pytest.mark.training
+def test_ppo_resume_continues_the_interrupted_run(pipeline):
+    # adaptive β, so a resume that forgot β would show; 4 steps, state saved after step 2
+    kw = dict(steps=4, save_every=2, rollouts_per_step=8, ppo_epochs=1, adaptive_kl=True)
+    kw |= dict(kl_target=0.5, kl_horizon=100)
+    straight = Recorder()
+    train_ppo(ppo_config(pipeline, "ppo_straight", **kw), pipeline["prompts"], callback=straight)
+
+    config = ppo_config(pipeline, "ppo_resume", **kw)
+    first = Recorder(kill_at=3)  # a crash after step 3, whose state was not saved
+    with pytest.raises(Killed):
+        train_ppo(config, pipeline["prompts"], callback=first)
+    state = Path(config.output_dir) / "state"
+    assert first.steps == [1, 2, 3] and first.resumed_at == []
+    assert (state / "model" / "value" / "model.safetensors").exists()  # the value model too
+
+    second = Recorder()
+    result = train_ppo(config, pipeline["prompts"], callback=second)
+    assert second.resumed_at == [2] and second.steps == [3, 4]
+    assert result["steps"] == config.steps and result["resumed_from_step"] == 2
+    assert not state.exists()
+    # the resumed steps are the uninterrupted run's: same policy, value model, optimizer, β and
+    # samples (each step's randomness depends on (seed, step) only)
+    for a, b in zip(straight.metrics[2:], second.metrics, strict=True):
+        a, b = dict(a), dict(b)
+        a.pop("time/step_s"), b.pop("time/step_s")
+        assert a == pytest.approx(b, rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.training
-def test_ppo_resume(pipeline):
-    config = ppo_config(
-        pipeline, "ppo_resume", steps=3, save_every=1, rollouts_per_step=8, ppo_epochs=1
-    )
+def test_ppo_encodes_prompts_as_generation_does(pipeline, monkeypatch):
+    import training.engine.ppo as ppo
+
+    # a tokenizer that wants a bos: PPO's prompts must start with it, as SFT's and generation's
+    tokenizer = load_tokenizer(pipeline["sft"])
+    tokenizer.add_bos_token = True
+    monkeypatch.setattr(ppo, "load_tokenizer", lambda path: tokenizer)
     seen = []
 
-    def die_at_2(step, total, metrics):
-        seen.append(step)
-        if step == 2:
-            raise Killed
+    def first_rollout(config, prompts, *args):
+        seen.append(prompts)
+        raise Killed
 
-    with pytest.raises(Killed):
-        train_ppo(config, pipeline["prompts"], callback=die_at_2)
-    train_ppo(config, pipeline["prompts"], callback=lambda s, t, m: seen.append(s))
-    assert seen == [1, 2, 3]  # step 2 was checkpointed before the kill: only step 3 is left
+    monkeypatch.setattr(ppo, "rollout", first_rollout)
+    prompt = pipeline["prompts"][0]
+    expected = encode_prompt(tokenizer, [{"role": "user", "content": prompt}])
+    assert expected[0] == tokenizer.bos_token_id
+    for max_prompt_length in (256, 5):  # a long prompt keeps its end
+        with pytest.raises(Killed):
+            config = ppo_config(pipeline, "ppo_prompts", max_prompt_length=max_prompt_length)
+            train_ppo(config, [prompt])
+        assert seen[-1] == [expected[-max_prompt_length:]] * config.rollouts_per_step

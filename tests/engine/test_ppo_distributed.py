@@ -90,6 +90,7 @@ def test_two_gloo_processes_sample_apart_and_stay_in_step(tiny_model_path, tmp_p
         ptx_coef=1.0,
         ptx_batch_size=2,
         seed=0,
+        save_every=1,  # state saved after steps 1 and 2 under DDP: every process must agree
         # no device="cpu": a launch of several processes with no GPU must still form a group
     )
     job = tmp_path / "job.json"
@@ -110,7 +111,7 @@ def test_two_gloo_processes_sample_apart_and_stay_in_step(tiny_model_path, tmp_p
     first, second = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     for rec in (first, second):
         assert rec["world"] == 2 and rec["backend"] == "gloo"
-        assert rec["steps"] == 3 and len(rec["history"]) == 3
+        assert rec["steps"] == 3 and len(rec["history"]) == 3 and rec["resumed_from_step"] == 0
         assert "ptx/loss" in rec["history"][-1]
         for metrics in rec["history"]:
             assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())
@@ -132,6 +133,7 @@ def test_two_gloo_processes_sample_apart_and_stay_in_step(tiny_model_path, tmp_p
         float(p.detach().double().sum()) for p in load_causal_lm(str(tiny_model_path)).parameters()
     ]
     saved = load_causal_lm(first["output_dir"])  # written by the main process only
+    assert not (Path(first["output_dir"]) / "state").exists()
     assert [float(p.detach().double().sum()) for p in saved.parameters()] == pytest.approx(
         first["weights"]["policy"], rel=1e-6
     )

@@ -22,6 +22,8 @@ from training.engine.synthetic import (
     synthetic_rankings,
 )
 
+from .helpers import Killed, Recorder
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
@@ -202,40 +204,58 @@ def test_pair_rows_learn_too(tiny_model_path, tmp_path):
     assert result["metrics"]["eval/accuracy"] >= 0.9
 
 
-class Killed(Exception):
-    pass
-
-
 @pytest.mark.training
 def test_resume_after_kill_finishes_without_redoing_steps(tiny_model_path, tmp_path):
     train = synthetic_rankings(48, 3, seed=3)  # 12 steps of 4 rankings
     kw = dict(rankings_per_batch=4, save_every=4)
 
-    straight = []
-    train_reward(
-        rm_config(tiny_model_path, tmp_path / "a", **kw),
-        train,
-        callback=lambda s, t, m: straight.append((s, m["train/loss"])),
-    )
+    straight = Recorder()
+    train_reward(rm_config(tiny_model_path, tmp_path / "a", **kw), train, callback=straight)
 
-    def die_at_6(step, total, metrics):
-        first.append(step)
-        if step == 6:
-            raise Killed  # a crash after step 6; the last checkpoint is at step 4
-
-    first, second = [], []
+    first = Recorder(kill_at=6)  # a crash after step 6; the last save is at step 4
     config = rm_config(tiny_model_path, tmp_path / "b", **kw)
     with pytest.raises(Killed):
-        train_reward(config, train, callback=die_at_6)
-    result = train_reward(
-        config, train, callback=lambda s, t, m: second.append((s, m["train/loss"]))
-    )
-    assert first == [1, 2, 3, 4, 5, 6]
-    # restarted from the step-4 checkpoint: steps 5..12 once each, none before
-    assert [s for s, _ in second] == list(range(5, 13)) and result["steps"] == 12
+        train_reward(config, train, callback=first)
+    second = Recorder()
+    result = train_reward(config, train, callback=second)
+    assert first.steps == [1, 2, 3, 4, 5, 6]
+    # restarted from the step-4 state: steps 5..12 once each, none before
+    assert second.resumed_at == [4] and second.steps == list(range(5, 13))
+    assert result["steps"] == 12 and result["resumed_from_step"] == 4
+    assert not (tmp_path / "b" / "state").exists()
     # and the resumed run follows the uninterrupted one (same data order, optimizer state)
-    for (s1, l1), (s2, l2) in zip(straight[4:], second, strict=True):
-        assert s1 == s2 and l1 == pytest.approx(l2, rel=1e-4, abs=1e-5)
+    for a, b in zip(straight.metrics[4:], second.metrics, strict=True):
+        assert a["train/loss"] == pytest.approx(b["train/loss"], rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.training
+def test_state_is_saved_by_time_and_scoring_polls(tiny_model_path, tmp_path):
+    train = synthetic_rankings(24, 3, seed=3)  # 6 steps of 4 rankings
+    held_out = synthetic_rankings(8, 3, seed=4)
+    # never by count; by time as soon as any has passed: every step
+    config = rm_config(
+        tiny_model_path,
+        tmp_path,
+        rankings_per_batch=4,
+        save_every=0,
+        save_every_minutes=1e-9,
+        eval_batch_size=4,
+    )
+    with pytest.raises(Killed):
+        train_reward(config, train, held_out, callback=Recorder(kill_at=3))
+    again = Recorder()
+    result = train_reward(config, train, held_out, callback=again)
+    assert again.resumed_at == [3] and again.steps == [4, 5, 6, 6]  # + the final evaluation
+    assert result["resumed_from_step"] == 3
+    # polled before each scoring batch: the centring scores all 24 rankings (6 batches of 4),
+    # the final evaluation the 8 held-out ones (2 batches)
+    assert again.polls == 6 + 2
+
+    # and a poll that raises cancels in the middle of the scoring
+    cancelled = Recorder(kill_at_poll=1)
+    with pytest.raises(Killed):
+        train_reward(rm_config(tiny_model_path, tmp_path / "c"), train, callback=cancelled)
+    assert cancelled.steps == list(range(1, 4))  # all 3 steps ran; the centring was cancelled
 
 
 def test_lora_reward_model_trains_adapters_and_head_only(tiny_model_path):

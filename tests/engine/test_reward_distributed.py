@@ -61,6 +61,7 @@ def test_two_gloo_processes_match_one_process(tiny_model_path, tmp_path):
         rankings_per_batch=8,
         max_length=64,
         device="cpu",
+        save_every=2,  # state under DDP too: the main process writes it, all agree on when
     )
 
     single_losses = []
@@ -108,13 +109,14 @@ def test_two_gloo_processes_match_one_process(tiny_model_path, tmp_path):
     records = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     for rec in records:
         assert rec["world"] == 2 and rec["backend"] == "gloo"
-        assert rec["steps"] == single["steps"] == 6
+        assert rec["steps"] == single["steps"] == 6 and rec["resumed_from_step"] == 0
         # the same trajectory: losses are the mean over all 8 rankings of each step
         assert rec["losses"] == pytest.approx(single_losses, rel=1e-4, abs=1e-5)
         for key in ("eval/accuracy", "eval/pairs", "eval/margin", "reward_bias"):
             assert rec["metrics"][key] == pytest.approx(
                 single["metrics"][key], rel=1e-4, abs=1e-5
             ), key
+    assert not (tmp_path / "two" / "state").exists()
     # only the main process saved, and it saved the same model
     from safetensors.torch import load_file
 

@@ -18,6 +18,8 @@ from training.engine.sft import (
     train_sft,
 )
 
+from .helpers import Killed, Recorder
+
 COLOURS = ["red", "green", "blue", "yellow", "purple", "orange", "black", "white"]
 ANIMALS = ["cat", "dog", "horse", "mouse", "bird", "fish", "cow", "sheep"]
 
@@ -81,7 +83,7 @@ def test_sft_lowers_validation_loss(tiny_model_path, tmp_path):
     assert all("train/loss" in m and "train/learning_rate" in m for _, _, m in seen)
     assert ["eval/loss" in m for _, _, m in seen].count(True) == 2  # once per epoch
     assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
-    assert not (out / "checkpoint").exists()
+    assert not (out / "state").exists()
     assert json.loads((out / "train_results.json").read_text())["steps"] == 16
 
 
@@ -173,10 +175,6 @@ def test_micro_batches_are_deterministic_and_balanced():
     assert set(i for r in ranks for b in r for i in b) == set(range(10))
 
 
-class Kill(Exception):
-    pass
-
-
 @pytest.mark.training
 def test_resume_after_kill_finishes_without_redoing_steps(tiny_model_path, tmp_path):
     train_rows, eval_rows = demonstrations(24, seed=5), demonstrations(8, seed=6)
@@ -186,31 +184,36 @@ def test_resume_after_kill_finishes_without_redoing_steps(tiny_model_path, tmp_p
         config(tiny_model_path, tmp_path / "ref", batch_size=4, epochs=2), train_rows, eval_rows
     )
 
-    first = []
+    first = Recorder(kill_at=7)
+    with pytest.raises(Killed):
+        train_sft(cfg, train_rows, eval_rows, callback=first)
+    assert first.steps == list(range(1, 8)) and first.resumed_at == []
+    assert (tmp_path / "out" / "state" / "state.json").exists()
 
-    def killer(step, total, metrics):
-        first.append(step)
-        if step == 7:
-            raise Kill
-
-    with pytest.raises(Kill):
-        train_sft(cfg, train_rows, eval_rows, callback=killer)
-    assert first == list(range(1, 8))
-    assert (tmp_path / "out" / "checkpoint" / "state.json").exists()
-
-    second = []
-    result = train_sft(
-        cfg,
-        train_rows,
-        eval_rows,
-        callback=lambda step, total, metrics: second.append((step, total)),
-    )
-    # checkpoints at 4 (save_every), 6 (epoch end): only step 7, whose checkpoint the kill
+    second = Recorder()
+    result = train_sft(cfg, train_rows, eval_rows, callback=second)
+    # saved at 4 (save_every) and 6 (epoch end): only step 7, whose state the kill
     # prevented, runs again
-    assert [s for s, _ in second] == list(range(7, 13)) and {t for _, t in second} == {12}
-    assert result["steps"] == 12
+    assert second.resumed_at == [6] and second.steps == list(range(7, 13))
+    assert result["steps"] == 12 and result["resumed_from_step"] == 6
+    assert not (tmp_path / "out" / "state").exists()
     # and the resumed run ends where the uninterrupted one does (same data order, same RNG)
     assert result["eval/loss"] == pytest.approx(reference["eval/loss"], rel=1e-5)
+    assert reference["resumed_from_step"] == 0
+
+
+@pytest.mark.training
+def test_state_is_saved_by_time_too(tiny_model_path, tmp_path):
+    rows = demonstrations(24, seed=5)
+    # no count, no epoch end before step 6; a save due as soon as any time has passed
+    cfg = config(
+        tiny_model_path, tmp_path, batch_size=4, epochs=1, save_every=0, save_every_minutes=1e-9
+    )
+    with pytest.raises(Killed):
+        train_sft(cfg, rows, callback=Recorder(kill_at=3))
+    again = Recorder()
+    train_sft(cfg, rows, callback=again)
+    assert again.resumed_at == [3] and again.steps == [4, 5, 6]
 
 
 @pytest.mark.training
@@ -245,7 +248,7 @@ def test_reward_model_picks_the_best_epoch(tiny_model_path, tmp_path, monkeypatc
 
     snapshots = []
 
-    def fake_reward(model, tokenizer, path, prompts, max_new_tokens):
+    def fake_reward(model, tokenizer, path, prompts, max_new_tokens, poll=None):
         snapshots.append(model.lm_head.weight.detach().clone())
         return [0.0, 5.0, 1.0][len(snapshots) - 1]  # epoch 2 is the best
 
@@ -293,6 +296,7 @@ def test_reward_selection_with_a_real_reward_model(tiny_model_path, tmp_path):
     rm.save_pretrained(rm_dir)
     load_tokenizer(tiny_model_path).save_pretrained(rm_dir)
     rows = demonstrations(8, seed=11)
+    recorder = Recorder()
     result = train_sft(
         config(
             tiny_model_path,
@@ -305,6 +309,19 @@ def test_reward_selection_with_a_real_reward_model(tiny_model_path, tmp_path):
         ),
         rows,
         rows,
+        callback=recorder,
     )
     assert result["best_epoch"] in (1, 2) and isinstance(result["eval/reward_mean_best"], float)
     assert not (tmp_path / "out" / "best-epoch").exists()
+    # polled before every batch of the two evaluations (2 loss batches, 1 generation batch,
+    # 1 scoring batch each): a cancellation need not wait for the end of an evaluation
+    assert recorder.polls == 8
+
+
+@pytest.mark.training
+def test_cancel_during_evaluation(tiny_model_path, tmp_path):
+    rows = demonstrations(16, seed=12)
+    recorder = Recorder(kill_at_poll=2)  # at the 2nd of 2 eval batches, the epoch end (step 2)
+    with pytest.raises(Killed):
+        train_sft(config(tiny_model_path, tmp_path, batch_size=8), rows, rows, callback=recorder)
+    assert recorder.steps == [1]  # step 2's callback never came: it stopped inside the eval

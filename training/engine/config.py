@@ -3,13 +3,17 @@
 Every engine entry point (`python -m training.engine.sft ...`) and the Django side (a
 `TrainingJob`'s config JSON) build their config through `config_from_dict`, so a typo in a key
 fails loudly instead of silently training with a default, and values that arrive as strings (CLI,
-HTML forms) get the type the dataclass field declares.
+HTML forms) get the type the dataclass field declares. The config dataclasses themselves live in
+torch-free modules (sft_config.py, reward_config.py, ppo_config.py, generate_config.py) so the web
+side validates a job's config without importing torch; each checks its values in `__post_init__`
+with `check`, so an impossible value fails when the job is created, not hours into the run.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import sys
 import types
 import typing
@@ -21,6 +25,10 @@ T = TypeVar("T")
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 _NONE = {"none", "null", ""}
+
+# Llama/Mistral/Qwen attention + MLP projections: the default LoRA targets of SFT and the reward
+# model (and of base_model.LoraSettings); other architectures name theirs differently.
+LORA_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
@@ -41,6 +49,34 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
         return cls(**kwargs)
     except TypeError as exc:  # a required field without a default is missing
         raise ValueError(f"{cls.__name__}: {exc}") from exc
+
+
+def check(config: Any, **rules: str) -> None:
+    """Raise ValueError naming the first field of `config` whose value breaks its rule.
+
+    A rule is written as it reads in the message ("> 0", ">= 1", "in [0, 1)", "in (0, 1]"), so
+    the check and what the user is told cannot drift apart:
+    `check(self, learning_rate="> 0")` -> "learning_rate: must be > 0, got -1.0".
+    """
+    for name, rule in rules.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{name}: must be a number {rule}, got {value!r}")
+        if not _satisfies(value, rule):
+            raise ValueError(f"{name}: must be {rule}, got {value!r}")
+
+
+_COMPARE = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
+
+
+def _satisfies(value: float, rule: str) -> bool:
+    if rule.startswith("in "):  # an interval: "in [0, 1)"
+        low, high = (float(x) for x in rule[4:-1].split(","))
+        above = value >= low if rule[3] == "[" else value > low
+        below = value <= high if rule[-1] == "]" else value < high
+        return above and below
+    op, bound = rule.split()
+    return _COMPARE[op](value, float(bound))
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

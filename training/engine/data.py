@@ -100,6 +100,16 @@ def encode_prompt(tokenizer, messages: Messages) -> list[int]:
     return ids
 
 
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """Token ids that end a sampled response: the model's own end ids (`generation_config`,
+    possibly several) and the tokenizer's eos (the end of a chat turn) alike."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = [configured] if isinstance(configured, int) else list(configured or [])
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
 def turn_suffix(tokenizer) -> list[int]:
     """Token ids the chat template writes after an assistant turn's EOS (SmolLM2 and the tiny
     model: the newline after <|im_end|>); [] when there is no template or no EOS in the turn.

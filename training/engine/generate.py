@@ -1,42 +1,42 @@
 """Sample K responses per prompt from a checkpoint: the rows that become ranking tasks.
 
     python -m training.engine.generate --model var/artifacts/sft --prompts_file prompts.jsonl \
-        --out_file responses.jsonl --k 4
+        --out_file responses.jsonl --k 4 [--output_dir var/artifacts/gen-1]
 
 Output rows are `{"prompt", "response", "model"}` (what `manage.py import_responses` reads); the
 prompt is echoed exactly as given (text or a list of messages), so rows join back to their prompt.
+
+Each batch's samples depend only on (seed, batch index), so a run that resumes produces what an
+uninterrupted one would. With an `output_dir`, finished batches are kept in
+`output_dir/state/` (saved every `save_every` batches or `save_every_minutes`, whichever comes
+first) and a rerun generates only the batches left:
+    rows.jsonl   the rows of the saved batches, in prompt order
+    state.json   {"batches", "bytes", "fingerprint"}; replaced atomically after rows.jsonl is
+                 flushed to disk, so whatever rows.jsonl holds past `bytes` (a batch whose save
+                 was cut off) is dropped on resume
+The folder is deleted when the run finishes: the returned rows are the output.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from training.engine import progress
 from training.engine.base_model import load_causal_lm, load_tokenizer
 from training.engine.config import parse_cli
-from training.engine.data import encode_prompt, prompt_to_messages, read_rows
+from training.engine.data import encode_prompt, prompt_to_messages, read_rows, stop_token_ids
+from training.engine.generate_config import GenerateConfig
 
-Callback = Any  # callback(step: int, total_steps: int, metrics: dict[str, float]) -> None
-
-
-@dataclass
-class GenerateConfig:
-    model: str = "smollm2-135m-instruct"  # checkpoint folder, "tiny", the demo model or a hub id
-    model_name: str | None = None  # the "model" column of the rows; default: `model`
-    k: int = 4  # responses per prompt (InstructGPT ranked 4 to 9)
-    temperature: float = 1.0  # 0 = greedy (then all K responses are the same)
-    top_p: float = 1.0  # nucleus sampling; 1.0 keeps the whole distribution
-    max_new_tokens: int = 256  # response length cap
-    batch_size: int = 8  # prompts per generate() call (each expands to K sequences)
-    seed: int = 0  # same seed, same prompts, same machine -> same responses
-    dtype: str = "auto"  # "auto": bfloat16 on GPU, float32 on CPU
-    prompts_file: str | None = None  # CLI: JSONL/Parquet/HF dir with a "prompt" column (or strings)
-    out_file: str | None = None  # CLI: where the JSONL rows go
+Callback = Any  # callback(step: int, total_steps: int, metrics: dict[str, float]); see progress.py
 
 
 def sample_responses(
@@ -50,23 +50,23 @@ def sample_responses(
     max_new_tokens: int = 256,
     batch_size: int = 8,
     callback: Callback | None = None,
+    poll: Callable[[], None] | None = None,
 ) -> list[list[str]]:
     """K decoded responses for each prompt, from an already loaded model (SFT's best-epoch
-    selection calls this on the model being trained)."""
+    selection calls this on the model being trained). `poll()` runs before each batch, so the
+    caller can cancel between batches; `callback(batch, total, {})` after each."""
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # generation appends on the right, so pad on the left
     device = next(model.parameters()).device
-    # stop at the model's own end ids and at the tokenizer's (end of a chat turn) alike
-    configured = getattr(model.generation_config, "eos_token_id", None)
-    stop_ids = [configured] if isinstance(configured, int) else list(configured or [])
-    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in stop_ids:
-        stop_ids.append(tokenizer.eos_token_id)
+    stop_ids = stop_token_ids(model, tokenizer)
     out: list[list[str]] = []
     total = (len(prompts) + batch_size - 1) // batch_size
     try:
         for batch_index, start in enumerate(range(0, len(prompts), batch_size)):
+            if poll is not None:
+                poll()
             texts = [
                 {"input_ids": encode_prompt(tokenizer, prompt_to_messages(p))}
                 for p in prompts[start : start + batch_size]
@@ -101,51 +101,123 @@ def sample_responses(
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# resumable state
+
+
+def fingerprint(config: GenerateConfig, prompts: list) -> str:
+    """What the saved rows depend on: a rerun with other prompts or sampling settings must not
+    pick up rows sampled for the old ones."""
+    fields = ("model", "model_name", "k", "temperature", "top_p", "max_new_tokens", "batch_size")
+    fields += ("seed", "dtype")
+    data = {name: getattr(config, name) for name in fields} | {"prompts": prompts}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_rows_state(state_dir: Path, expected: str) -> tuple[int, list[dict[str, Any]]]:
+    """(batches done, their rows) saved in `state_dir`; (0, []) and a clean folder when there is
+    nothing to resume (none saved, or saved for other prompts / settings)."""
+    try:
+        state = json.loads((state_dir / "state.json").read_text())
+        rows_file = state_dir / "rows.jsonl"
+        if state["fingerprint"] == expected and rows_file.stat().st_size >= state["bytes"]:
+            # rows past the recorded size belong to a save that was cut off: drop them
+            os.truncate(rows_file, state["bytes"])
+            with open(rows_file, encoding="utf-8") as f:
+                return state["batches"], [json.loads(line) for line in f]
+    except (OSError, ValueError, KeyError):
+        pass
+    shutil.rmtree(state_dir, ignore_errors=True)
+    return 0, []
+
+
+def save_rows_state(state_dir: Path, rows: list[dict[str, Any]], batches: int, fp: str) -> None:
+    """Append `rows` to rows.jsonl, make them durable, then record `batches` as done."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "rows.jsonl", "a", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+        size = f.tell()
+    tmp = state_dir / "state.json.tmp"
+    tmp.write_text(json.dumps({"batches": batches, "bytes": size, "fingerprint": fp}))
+    os.replace(tmp, state_dir / "state.json")
+
+
+# ---------------------------------------------------------------------------------------------
+# generation
+
+
 def generate_responses(
     config: GenerateConfig,
     prompts: list[str | list[dict]],
     callback: Callback | None = None,
 ) -> list[dict[str, Any]]:
-    """`config.k` rows per prompt, in prompt order."""
+    """`config.k` rows per prompt, in prompt order.
+
+    With `config.output_dir`, a rerun after a crash or a cancellation skips the batches saved in
+    output_dir/state and returns all rows, the saved ones and the new ones. `callback(batch,
+    total, metrics)` runs after each batch (after its save), `callback.poll()` before each.
+    """
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = config.dtype
     if dtype == "auto":
         dtype = "bfloat16" if device == "cuda" else "float32"
-    torch.manual_seed(config.seed)
     tokenizer = load_tokenizer(config.model)
     model = load_causal_lm(config.model, dtype=dtype).to(device)
     name = config.model_name or str(config.model)
-    started = time.perf_counter()
-    n_tokens = 0
+    size = config.batch_size
+    total = (len(prompts) + size - 1) // size
 
-    def report(step: int, total: int, metrics: dict[str, float]) -> None:
+    state_dir = Path(config.output_dir) / "state" if config.output_dir else None
+    fp = fingerprint(config, prompts)
+    start, rows = 0, []
+    if state_dir is not None:
+        start, rows = load_rows_state(state_dir, fp)
+        if start:
+            print(f"resumed from {state_dir} after batch {start}/{total}", flush=True)
+            progress.report_resumed(callback, start)
+    schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
+
+    started, n_tokens = time.perf_counter(), 0
+    pending: list[dict[str, Any]] = []  # rows generated since the last save
+    for batch in range(start, total):
+        progress.poll(callback)
+        batch_prompts = prompts[batch * size : (batch + 1) * size]
+        # each batch's samples depend on (seed, batch) only: a resumed run samples what an
+        # uninterrupted one would have
+        torch.manual_seed(config.seed * 1_000_003 + batch)
+        responses = sample_responses(
+            model,
+            tokenizer,
+            batch_prompts,
+            k=config.k,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens,
+            batch_size=size,
+        )
+        for prompt, texts in zip(batch_prompts, responses, strict=True):
+            for text in texts:
+                n_tokens += len(tokenizer(text, add_special_tokens=False).input_ids)
+                pending.append({"prompt": prompt, "response": text, "model": name})
+        done = batch + 1
+        # the last batch is not saved: the returned rows supersede the state
+        if state_dir is not None and done < total and schedule.due(done):
+            save_rows_state(state_dir, pending, done, fp)
+            rows += pending
+            pending = []
+            schedule.saved()
         if callback is not None:
-            metrics = {"generate/prompts": float(min(step * config.batch_size, len(prompts)))}
-            callback(step, total, metrics)
-
-    responses = sample_responses(
-        model,
-        tokenizer,
-        prompts,
-        k=config.k,
-        temperature=config.temperature,
-        top_p=config.top_p,
-        max_new_tokens=config.max_new_tokens,
-        batch_size=config.batch_size,
-        callback=report,
-    )
-    rows = []
-    for prompt, texts in zip(prompts, responses, strict=True):
-        for text in texts:
-            n_tokens += len(tokenizer(text, add_special_tokens=False).input_ids)
-            rows.append({"prompt": prompt, "response": text, "model": name})
+            metrics = {"generate/prompts": float(min(done * size, len(prompts)))}
+            callback(done, total, metrics)
+    rows += pending
     elapsed = time.perf_counter() - started
     if callback is not None:
-        callback(
-            len(responses),
-            len(responses),
-            {"generate/tokens_per_second": n_tokens / max(elapsed, 1e-9)},
-        )
+        callback(total, total, {"generate/tokens_per_second": n_tokens / max(elapsed, 1e-9)})
+    if state_dir is not None:
+        shutil.rmtree(state_dir, ignore_errors=True)
     return rows
 
 

@@ -151,6 +151,21 @@ def pairwise_accuracy_counts(rewards: torch.Tensor, ranks: torch.Tensor) -> tupl
 # PPO
 
 
+def per_token_rewards(
+    scores: torch.Tensor, kl: torch.Tensor, lengths: torch.Tensor, beta: float
+) -> torch.Tensor:
+    """InstructGPT's per-token reward: R_t = −β·KL_t on every token, plus the reward model's
+    score on the last token of the response (index lengths − 1).
+
+    scores [B], kl [B, T] (already 0 on padding), lengths [B] ≥ 1. The score comes once, at the
+    end, because the reward model judges the whole response; the KL penalty is per token.
+    """
+    rewards = -beta * kl
+    rows = torch.arange(kl.size(0), device=kl.device)
+    rewards[rows, lengths - 1] += scores.to(rewards.dtype)
+    return rewards
+
+
 def gae(
     rewards: torch.Tensor,
     values: torch.Tensor,

@@ -17,6 +17,10 @@ reward model (frozen). Each step:
    loss, and, for PPO-ptx, + γ_ptx·(LM loss on pretraining texts);
 5. adapt β when `adaptive_kl` (Ziegler et al.).
 
+Resumable state (policy, value model, optimizer, β) goes to `output_dir/state` every
+`save_every` steps or `save_every_minutes`, whichever comes first; a rerun with the same
+output_dir continues from it, and it is deleted when the run finishes.
+
 Under `accelerate launch` every process samples its own `rollouts_per_step` rollouts (sizes are
 per process, like TRL's per-device batch sizes) and DDP averages the gradients of the PPO
 epochs; β and the logged metrics use the mean over processes. Steps 1–3 live in ppo_rollout.py.
@@ -32,17 +36,22 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from training.engine.base_model import load_causal_lm, load_tokenizer, resolve_model
+from training.engine import progress
+from training.engine.base_model import (
+    disable_dropout,
+    load_causal_lm,
+    load_tokenizer,
+    resolve_model,
+)
 from training.engine.checkpointing import has_state, load_model_weights, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
-from training.engine.data import prompt_to_messages, read_rows, render_prompt
-from training.engine.devices import accelerator_for, fused_ok
+from training.engine.data import encode_prompt, prompt_to_messages, read_rows
+from training.engine.devices import accelerator_for, fused_ok, main_process_decides
 from training.engine.losses import (
     AdaptiveKLController,
     FixedKLController,
@@ -51,6 +60,7 @@ from training.engine.losses import (
     masked_cross_entropy,
     token_logprobs,
 )
+from training.engine.ppo_config import PPOConfig
 from training.engine.ppo_rollout import (  # noqa: F401  (response_mask: part of this API)
     ValueHead,
     policy_forward,
@@ -62,42 +72,8 @@ from training.engine.reward import load_reward_model
 Callback = Callable[[int, int, dict[str, float]], None]
 
 
-@dataclass
-class PPOConfig:
-    policy: str = "tiny"  # SFT checkpoint: the starting policy and the frozen reference
-    reward_model: str = ""  # folder written by train_reward; also the value model's start
-    output_dir: str = "var/artifacts/ppo"  # final policy here; resumable state in output_dir/state
-    steps: int = 100  # PPO steps (one rollout batch each)
-    rollouts_per_step: int = 16  # prompts sampled per step, one response each
-    mini_batch_size: int = 8  # rollouts per gradient step
-    ppo_epochs: int = 4  # passes over each rollout batch
-    lr: float = 1e-5  # one AdamW over policy and value model
-    max_grad_norm: float = 1.0
-    kl_coef: float = 0.02  # β: InstructGPT's value
-    adaptive_kl: bool = False  # adapt β towards kl_target (Ziegler et al., 2019)
-    kl_target: float = 6.0  # nats per response
-    kl_horizon: int = 10000  # rollouts over which β moves by at most ~20%
-    gamma: float = 1.0  # no discounting within a response
-    lam: float = 0.95  # GAE λ
-    cliprange: float = 0.2  # ε of the clipped surrogate
-    cliprange_value: float = 0.2  # clip of the value update
-    vf_coef: float = 0.1  # weight of the value loss
-    whiten_advantages: bool = True  # zero mean, unit variance per batch
-    whiten_rewards: bool = False  # scale per-token rewards to unit variance per batch
-    response_length: int = 64  # max new tokens per rollout
-    temperature: float = 1.0  # sampling temperature (log-probs use the same)
-    max_prompt_length: int = 256  # prompts keep their last tokens
-    missing_eos_penalty: float = 0.0  # subtracted from the score of a response that never ended
-    ptx_coef: float = 27.8  # γ_ptx of PPO-ptx, used only when pretraining texts are given
-    ptx_batch_size: int = 8  # pretraining texts per mini-batch
-    ptx_max_length: int = 256
-    seed: int = 0
-    save_every: int = 0  # steps between resumable checkpoints; 0 = never
-    device: str = ""  # "cpu" forces the CPU; "" = the device accelerate gives this process
-
-
 class PolicyAndValue:
-    """What a resumable checkpoint saves: the policy at the top of the folder (so checkpointing's
+    """What the resumable state saves: the policy at the top of the folder (so checkpointing's
     loader restores it), the value model in `value/`."""
 
     def __init__(self, policy, value):
@@ -149,13 +125,13 @@ def train_ppo(
 ) -> dict[str, Any]:
     """Optimise the policy on `prompts` (text or message lists); return final metrics + folder.
 
-    pretrain_texts turns on PPO-ptx (γ_ptx = config.ptx_coef). Re-running with the same
-    output_dir after a crash resumes from the last checkpoint (when save_every > 0).
+    pretrain_texts turns on PPO-ptx (γ_ptx = config.ptx_coef). Re-running with the same config
+    and output_dir after a crash continues from the state saved in output_dir/state (policy,
+    value model, optimizer, β). `callback(step, total, metrics)` runs after every PPO step (after
+    its save); `callback.resumed(step)` once after a resume, when it has one (progress.py).
     """
     if not config.reward_model:
-        raise ValueError("PPOConfig.reward_model is required (a folder written by train_reward)")
-    if config.rollouts_per_step % config.mini_batch_size:
-        raise ValueError("rollouts_per_step must be a multiple of mini_batch_size")
+        raise ValueError("reward_model: required (a folder written by train_reward)")
     from accelerate.utils import set_seed
 
     accelerator = accelerator_for(config.device)
@@ -173,9 +149,10 @@ def train_ppo(
     ref = load_causal_lm(config.policy).to(device).eval().requires_grad_(False)
     value_model = load_reward_model(config.reward_model).to(device)
     reward_model = load_reward_model(config.reward_model).to(device).eval().requires_grad_(False)
-    # dropout would make the old and new log-probs of the same tokens differ by noise
-    for m in (policy, value_model):
-        m.config.attention_dropout = 0.0
+    # dropout would make the old and new log-probs (and values) of the same tokens differ by
+    # noise; the rollout reads the value model in train mode, and nothing should hang on a mode
+    for m in (policy, ref, value_model, reward_model):
+        disable_dropout(m)
     params = [
         p for p in list(policy.parameters()) + list(value_model.parameters()) if p.requires_grad
     ]
@@ -191,18 +168,21 @@ def train_ppo(
     else:
         kl_ctl = FixedKLController(config.kl_coef)
 
+    # encoded as SFT, the reward model and generation encode them (bos where the tokenizer
+    # wants one); a long prompt keeps its end, where the question is
     encoded_prompts = [
-        tokenizer(
-            render_prompt(tokenizer, prompt_to_messages(p)), add_special_tokens=False
-        ).input_ids[-config.max_prompt_length :]
+        encode_prompt(tokenizer, prompt_to_messages(p))[-config.max_prompt_length :]
         for p in prompts
     ]
     ptx = encode_pretrain(tokenizer, pretrain_texts or [], config.ptx_max_length)
 
     start = 0
-    if config.save_every and has_state(state_dir):  # every process restores the same state
+    if has_state(state_dir):  # every process restores the same state
         start, extra = restore(state_dir, policy, value_model, optimizer)
         kl_ctl.value = extra.get("kl_coef", kl_ctl.value)
+        accelerator.print(f"resumed from {state_dir} at step {start}/{config.steps}")
+        progress.report_resumed(callback, start)
+    schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
 
     def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
         if world == 1:
@@ -214,9 +194,12 @@ def train_ppo(
     metrics: dict[str, float] = {}
     for step in range(start, config.steps):
         t0 = time.perf_counter()
-        # the step's prompts and pretraining texts depend on (seed, step, process) only:
-        # resumable; process 0 (and a single process) draws exactly what it always did
-        rng = random.Random(config.seed * 100003 + step + rank * 7_919_000_003)
+        # everything random in a step (prompts, pretraining texts, samples, mini-batch order)
+        # depends on (seed, step, process) only: a resumed run continues as the uninterrupted
+        # one would, and processes sample different rollouts
+        step_seed = config.seed * 100003 + step + rank * 7_919_000_003
+        rng = random.Random(step_seed)
+        torch.manual_seed(step_seed)
         batch_prompts = [encoded_prompts[rng.randrange(len(encoded_prompts))] for _ in range(B)]
 
         # 1-2. rollout, scores, per-token rewards, advantages (ppo_rollout.py) -------------
@@ -292,7 +275,9 @@ def train_ppo(
         # β moves on the KL of all processes' rollouts, so every process keeps the same β
         kl_ctl.update(metrics["objective/kl"], B * world)
         done = step + 1
-        if config.save_every and done % config.save_every == 0 and done < config.steps:
+        # the last step is followed by the final save; the main process decides (the clock
+        # could tell the processes different things)
+        if done < config.steps and main_process_decides(accelerator, schedule.due(done)):
             if accelerator.is_main_process:
                 save_state(
                     state_dir,
@@ -302,6 +287,7 @@ def train_ppo(
                     extra={"kl_coef": kl_ctl.value},
                 )
             accelerator.wait_for_everyone()
+            schedule.saved()
         if callback is not None:
             callback(done, config.steps, metrics)
 
@@ -313,7 +299,8 @@ def train_ppo(
         # the finished policy supersedes the resumable state; a rerun then starts afresh
         shutil.rmtree(state_dir, ignore_errors=True)
     accelerator.wait_for_everyone()
-    return {"output_dir": str(out), "steps": config.steps, "metrics": metrics}
+    result = {"output_dir": str(out), "steps": config.steps, "resumed_from_step": start}
+    return result | {"metrics": metrics}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 
 import torch
 
-from training.engine.data import turn_suffix
-from training.engine.losses import entropy_from_logits, gae, masked_mean, token_logprobs, whiten
+from training.engine.data import stop_token_ids, turn_suffix
+from training.engine.losses import (
+    entropy_from_logits,
+    gae,
+    masked_mean,
+    per_token_rewards,
+    token_logprobs,
+    whiten,
+)
 from training.engine.reward import reward_bias
 from training.engine.reward_packing import reward_parts
 
@@ -34,13 +41,17 @@ def positions(mask: torch.Tensor) -> torch.Tensor:
     return (mask.cumsum(1) - 1).clamp(min=0)
 
 
-def response_mask(responses: torch.Tensor, eos_id: int | None) -> torch.Tensor:
-    """1 up to and including the first EOS of each response, 0 after it."""
-    if eos_id is None:
-        return torch.ones_like(responses)
-    is_eos = (responses == eos_id).long()
-    after_eos = (is_eos.cumsum(1) - is_eos) > 0
-    return (~after_eos).long()
+def is_stop(responses: torch.Tensor, stop_ids: list[int]) -> torch.Tensor:
+    """True where a response holds any of `stop_ids`."""
+    return torch.isin(responses, torch.tensor(stop_ids, dtype=responses.dtype).to(responses))
+
+
+def response_mask(responses: torch.Tensor, stop_ids: list[int]) -> torch.Tensor:
+    """1 up to and including the first stop token (any of `stop_ids`) of each response, 0 after
+    it; all 1 when there is no stop id."""
+    stop = is_stop(responses, stop_ids).long()
+    after_stop = (stop.cumsum(1) - stop) > 0
+    return (~after_stop).long()
 
 
 def policy_forward(model, ids, mask, n_prompt: int, temperature: float):
@@ -78,16 +89,21 @@ class ValueHead(torch.nn.Module):
         return value_forward(self.value_model, ids, mask, n_prompt)
 
 
-def with_turn_suffix(ids, mask, last, ended, suffix: list[int], pad_id: int):
-    """The reward model's input: after each response that stopped at EOS, the chat template's
-    end-of-turn tokens (`turn_suffix`), so it ends like the rendered turns the reward model was
-    trained on. Returns ids, mask and the column to read each score at."""
+def with_turn_suffix(ids, mask, last, ended, suffix: list[int], pad_id: int, eos_id=None):
+    """The reward model's input: each response that stopped ends like the rendered turns the
+    reward model was trained on, its stop token replaced by `eos_id` (the template's end of turn;
+    the model may also stop at other ids of its own) and followed by the template's end-of-turn
+    tokens (`turn_suffix`). Returns ids, mask and the column to read each score at."""
+    rows = ended.nonzero().squeeze(1)
+    if eos_id is not None:
+        ids = ids.clone()
+        ids[rows, last[rows]] = eos_id
     if not suffix:
         return ids, mask, last
-    n, rows = len(suffix), ended.nonzero().squeeze(1)
+    n = len(suffix)
     ids = torch.cat([ids, ids.new_full((ids.size(0), n), pad_id)], 1)
     mask = torch.cat([mask, mask.new_zeros((mask.size(0), n))], 1)
-    # after EOS a row holds padding (mask 0), so the suffix takes the columns right after it
+    # after the stop token a row holds padding (mask 0), so the suffix takes the columns after it
     cols = (last[rows].unsqueeze(1) + 1 + torch.arange(n, device=ids.device)).long()
     ids[rows.unsqueeze(1), cols] = torch.tensor(suffix, dtype=ids.dtype, device=ids.device)
     mask[rows.unsqueeze(1), cols] = 1
@@ -107,13 +123,13 @@ def reward_scores(reward_model, ids, mask, last: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Rollout:
-    ids: torch.Tensor  # [B, P + T] query + response (pad after the first EOS)
+    ids: torch.Tensor  # [B, P + T] query + response (pad after the first stop token)
     mask: torch.Tensor  # [B, P + T] attention mask
     n_prompt: int  # P, the (left-padded) query width
     responses: torch.Tensor  # [B, T]
-    resp_mask: torch.Tensor  # [B, T] 1 up to and including the first EOS
+    resp_mask: torch.Tensor  # [B, T] 1 up to and including the first stop token
     lengths: torch.Tensor  # [B] response tokens kept
-    ended: torch.Tensor  # [B] bool: the response produced EOS
+    ended: torch.Tensor  # [B] bool: the response produced a stop token
     old_logprobs: torch.Tensor  # [B, T]
     old_values: torch.Tensor  # [B, T]
     scores: torch.Tensor  # [B] reward model score (+ bias, − missing-EOS penalty)
@@ -128,10 +144,11 @@ def rollout(config, prompts: list[list[int]], policy, ref, value_model, reward_m
     """Sample one response per prompt and compute everything the PPO epochs need.
 
     The models are the plain (unwrapped) ones: nothing here needs gradients, so nothing needs
-    DDP; `tok` gives pad and EOS ids; `beta` is the KL coefficient of this step.
+    DDP; `tok` gives the pad and eos ids; `beta` is the KL coefficient of this step.
     """
     device = next(policy.parameters()).device
-    pad_id, eos_id = tok.pad_token_id, tok.eos_token_id
+    pad_id = tok.pad_token_id
+    stop_ids = stop_token_ids(policy, tok)  # as generate.py samples: the same responses end
     query, query_mask = left_pad(prompts, pad_id)
     query, query_mask = query.to(device), query_mask.to(device)
     P = query.size(1)
@@ -145,15 +162,15 @@ def rollout(config, prompts: list[list[int]], policy, ref, value_model, reward_m
         top_p=1.0,
         max_new_tokens=config.response_length,
         pad_token_id=pad_id,
-        eos_token_id=eos_id,
+        eos_token_id=stop_ids or None,
     )
     responses = generated[:, P:]
-    resp_mask = response_mask(responses, eos_id)
+    resp_mask = response_mask(responses, stop_ids)
     responses = responses.masked_fill(resp_mask == 0, pad_id)
     ids = torch.cat([query, responses], 1)
     mask = torch.cat([query_mask, resp_mask], 1)
     lengths = resp_mask.sum(1)
-    ended = ((responses == eos_id) & (resp_mask == 1)).any(1)
+    ended = (is_stop(responses, stop_ids) & (resp_mask == 1)).any(1)
 
     # log-probs, values, scores, per-token rewards
     logits = policy_forward(policy, ids, mask, P, config.temperature)
@@ -162,16 +179,15 @@ def rollout(config, prompts: list[list[int]], policy, ref, value_model, reward_m
     del logits
     ref_logprobs = token_logprobs(policy_forward(ref, ids, mask, P, config.temperature), responses)
     old_values = value_forward(value_model, ids, mask, P)
+    last = P + lengths - 1
     scores = reward_scores(
         reward_model,
-        *with_turn_suffix(ids, mask, P + lengths - 1, ended, turn_suffix(tok), pad_id),
+        *with_turn_suffix(ids, mask, last, ended, turn_suffix(tok), pad_id, tok.eos_token_id),
     )
     if config.missing_eos_penalty:
         scores = scores - config.missing_eos_penalty * (~ended).float()
     kl = (old_logprobs - ref_logprobs) * resp_mask  # k1 per token
-    rewards = -beta * kl
-    rows = torch.arange(ids.size(0), device=device)
-    rewards[rows, lengths - 1] += scores
+    rewards = per_token_rewards(scores, kl, lengths, beta)
     if config.whiten_rewards:
         rewards = whiten(rewards, resp_mask, shift_mean=False)
     advantages, returns = gae(rewards, old_values, resp_mask, config.gamma, config.lam)

@@ -19,6 +19,10 @@ the prompt once too) and the loss is the mean of -log σ(r_w − r_l) over its s
 pairs; the batch loss is the mean over rankings. Training is one epoch by default: the paper
 found the RM overfits after one pass over rankings whose pairs are highly correlated.
 
+Resumable state (model, optimizer, step) goes to `output_dir/state` every `save_every` steps or
+`save_every_minutes`, whichever comes first; a rerun with the same output_dir continues from it,
+and it is deleted when the run finishes.
+
 Under `accelerate launch` each optimizer step's rankings are split across the processes (data
 parallel); the loss is scaled so the averaged gradient is that of the mean over ALL the step's
 rankings, which is what one process computes alone, and metrics are summed across processes.
@@ -32,18 +36,19 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from training.engine import progress
 from training.engine.base_model import LoraSettings, load_tokenizer, resolve_model, with_lora
 from training.engine.checkpointing import has_state, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages
-from training.engine.devices import accelerator_for, fused_ok
+from training.engine.devices import accelerator_for, fused_ok, main_process_decides
 from training.engine.losses import kway_bradley_terry_loss_batched, pairwise_accuracy_counts
+from training.engine.reward_config import RewardConfig
 from training.engine.reward_packing import (
     EncodedRanking,
     RewardBatch,
@@ -53,42 +58,6 @@ from training.engine.reward_packing import (
 )
 
 Callback = Callable[[int, int, dict[str, float]], None]
-
-
-@dataclass
-class RewardConfig:
-    model: str = "tiny"  # the SFT checkpoint the reward model starts from (folder or known name)
-    output_dir: str = "var/artifacts/rm"  # final model here; resumable state in output_dir/state
-    lr: float = 9e-6  # InstructGPT's 6B RM learning rate; tiny models want ~1e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.1  # cosine decay to 10% of lr, as in the paper
-    max_grad_norm: float = 1.0
-    epochs: int = 1  # InstructGPT: one epoch (more overfits the correlated pairs)
-    rankings_per_batch: int = 8  # rankings (not pairs) per optimizer step; the paper used 64
-    max_length: int = 512  # prompt + one response, in tokens
-    seed: int = 0
-    lora: bool = (
-        False  # train LoRA adapters (+ the new head) instead of all weights; merged on save
-    )
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: LoraSettings().target_modules)
-    packing: bool = True  # one row per ranking, no pad tokens inside it
-    share_prompt: bool = True  # encode the prompt once for all K responses (implies packing)
-    save_every: int = 0  # optimizer steps between resumable checkpoints; 0 = never
-    eval_every: int = 0  # steps between evaluations on eval_rows; 0 = only at the end
-    eval_batch_size: int = 16  # rankings per forward pass when evaluating / scoring
-    normalise_samples: int = 512  # responses used to centre rewards when no demonstrations given
-    dtype: str = "float32"  # weights' dtype during training
-    device: str = ""  # "cpu" forces the CPU; "" = the device accelerate gives this process
-
-    @property
-    def layout(self) -> str:
-        if self.share_prompt:
-            return "shared"
-        return "packed" if self.packing else "padded"
 
 
 def pick_device(name: str = "") -> torch.device:
@@ -121,13 +90,23 @@ def reward_bias(model) -> float:
 
 
 @torch.no_grad()
-def rewards_of(model, encoded: list[EncodedRanking], layout: str, batch_size: int, pad_id: int):
-    """Raw rewards (no bias) of every ranking's responses, as a list of lists."""
+def rewards_of(
+    model,
+    encoded: list[EncodedRanking],
+    layout: str,
+    batch_size: int,
+    pad_id: int,
+    poll: Callable[[], None] | None = None,
+):
+    """Raw rewards (no bias) of every ranking's responses, as a list of lists; `poll()` runs
+    before each batch so the caller can cancel."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     out = []
     for i in range(0, len(encoded), batch_size):
+        if poll is not None:
+            poll()
         chunk = encoded[i : i + batch_size]
         batch = build_batch(chunk, layout, pad_id).to(device)
         rewards = forward_rewards(model, batch).cpu()
@@ -208,6 +187,9 @@ def train_reward(
 
     Rows: {prompt, responses[], ranks[]} (1 = best, equal = tie) or {prompt, chosen, rejected}.
     demonstrations: {prompt, completion} rows whose mean reward is set to 0 afterwards.
+    Re-running with the same config and output_dir after a crash continues from the state saved
+    in output_dir/state. `callback(step, total, metrics)` runs after every optimizer step (after
+    its save); `callback.poll()` and `callback.resumed(step)` when it has them (progress.py).
     """
     from accelerate.utils import set_seed
 
@@ -245,8 +227,12 @@ def train_reward(
     total = len(batches)
 
     start = 0
-    if config.save_every and has_state(state_dir):  # every process restores the same state
+    if has_state(state_dir):  # every process restores the same state
         start, _ = load_state(state_dir, model=model, optimizer=optimizer)
+        accelerator.print(f"resumed from {state_dir} at step {start}/{total}")
+        progress.report_resumed(callback, start)
+    schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
+    poll = progress.poller(callback)
 
     def summed(*values: float) -> list[float]:
         """Sums over processes (float64, so counts and sums stay exact); as is when alone."""
@@ -256,7 +242,7 @@ def train_reward(
     def evaluate(rankings: list[EncodedRanking]) -> dict[str, float]:
         # each process scores its share of the held-out rankings; the counts are summed
         mine = rankings[rank::world]
-        r = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id)
+        r = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id, poll)
         return accuracy_metrics(*summed(*accuracy_counts(r, mine)))
 
     metrics: dict[str, float] = {}
@@ -308,10 +294,13 @@ def train_reward(
         done = step + 1
         if eval_encoded and config.eval_every and done % config.eval_every == 0 and done < total:
             metrics.update(evaluate(eval_encoded))
-        if config.save_every and done % config.save_every == 0 and done < total:
+        # the last step is followed by the final save; the main process decides (the clock
+        # could tell the processes different things)
+        if done < total and main_process_decides(accelerator, schedule.due(done)):
             if accelerator.is_main_process:
                 save_state(state_dir, model=model, optimizer=optimizer, step=done)
             accelerator.wait_for_everyone()
+            schedule.saved()
         if callback is not None:
             callback(done, total, metrics)
 
@@ -327,7 +316,7 @@ def train_reward(
     else:  # no demonstrations: centre on (a sample of) the ranked responses themselves
         centre = encoded[: max(1, config.normalise_samples // max(len(encoded[0].ranks), 1))]
     mine = centre[rank::world]
-    centre_rewards = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id)
+    centre_rewards = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id, poll)
     flat = [x for r in centre_rewards for x in r]
     reward_sum, n_rewards = summed(sum(flat), len(flat))
     bias = -reward_sum / n_rewards
@@ -344,7 +333,7 @@ def train_reward(
     accelerator.wait_for_everyone()
     if callback is not None and eval_encoded:
         callback(total, total, {k: v for k, v in final.items() if k.startswith("eval/")})
-    return {"output_dir": str(out), "steps": total, "metrics": final}
+    return {"output_dir": str(out), "steps": total, "resumed_from_step": start, "metrics": final}
 
 
 def save_reward_model(model, tokenizer, out: Path, bias: float, config, metrics) -> None:
@@ -382,15 +371,17 @@ def score_responses(
     batch_size: int = 16,
     max_length: int = 512,
     device: str = "",
+    poll: Callable[[], None] | None = None,
 ) -> list[float]:
-    """Normalised reward of each (prompt, response); prompts are text or lists of messages."""
+    """Normalised reward of each (prompt, response); prompts are text or lists of messages.
+    `poll()` runs between batches (see rewards_of)."""
     tokenizer = load_tokenizer(model_path)
     model = load_reward_model(model_path).to(pick_device(device))
     encoded = [
         encode_ranking(tokenizer, {"prompt": p, "responses": [r], "ranks": [1]}, max_length)
         for p, r in zip(prompts, responses, strict=True)
     ]
-    raw = rewards_of(model, encoded, "shared", batch_size, tokenizer.pad_token_id)
+    raw = rewards_of(model, encoded, "shared", batch_size, tokenizer.pad_token_id, poll)
     bias = reward_bias(model)
     return [r[0] + bias for r in raw]
 

@@ -5,10 +5,14 @@
     accelerate launch -m training.engine.sft --config sft.json      # several GPUs, same code
 
 Cross-entropy on response tokens only (prompt tokens have label -100), AdamW, linear warmup then
-cosine decay, eval loss every epoch, a resumable checkpoint every `save_every` steps and at every
-epoch end. Optionally, as in the paper, the epoch kept is the one whose greedy answers to validation
-prompts get the highest mean score from a reward model. The result is a plain `save_pretrained`
-folder (LoRA adapters merged in) that transformers, TRL or vLLM load as is.
+cosine decay, eval loss every epoch. Resumable state goes to `output_dir/state` at every epoch end
+and every `save_every` steps or `save_every_minutes`, whichever comes first; a rerun with the same
+output_dir continues from it, and it is deleted when the run finishes.
+
+Optionally, as in the paper, the epoch kept is the one whose greedy answers to validation prompts
+get the highest mean score from a reward model (the best epoch's weights wait in
+`output_dir/best-epoch`). The result is a plain `save_pretrained` folder (LoRA adapters merged
+in) that transformers, TRL or vLLM load as is.
 """
 
 from __future__ import annotations
@@ -19,55 +23,21 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
+from training.engine import progress
 from training.engine.base_model import LoraSettings, load_causal_lm, load_tokenizer
 from training.engine.checkpointing import load_model_weights, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages, read_rows, tokenize_demonstration
-from training.engine.devices import accelerator_for, fused_ok
+from training.engine.devices import accelerator_for, fused_ok, main_process_decides
 from training.engine.losses import masked_cross_entropy
+from training.engine.sft_config import SFTConfig
 
 Callback = Callable[[int, int, dict[str, float]], None]
-
-
-@dataclass
-class SFTConfig:
-    model: str = "smollm2-135m-instruct"  # base: local folder, "tiny", the demo model or a hub id
-    output_dir: str = (
-        "var/artifacts/sft"  # final model here; resumable state in output_dir/checkpoint
-    )
-    train_file: str | None = None  # CLI only: demonstrations (JSONL / Parquet / HF dataset folder)
-    eval_file: str | None = None  # CLI only: held-out demonstrations for eval/loss
-    learning_rate: float = 2e-5  # peak LR after warmup
-    epochs: int = 3  # InstructGPT ran 16 on 13k demos and picked the epoch by RM score
-    max_steps: int = 0  # stop after this many optimizer steps; 0 = the epochs decide
-    batch_size: int = 8  # sequences (or packs) per device per micro-batch
-    grad_accum: int = 1  # micro-batches per optimizer step; effective batch = this x batch x GPUs
-    max_length: int = 1024  # tokens per example (or per pack); longer examples are truncated
-    warmup_ratio: float = 0.03  # fraction of the steps with linear warmup from 0
-    lr_schedule: Literal["cosine", "linear", "constant"] = "cosine"  # decay after warmup
-    weight_decay: float = 0.0  # AdamW decoupled weight decay
-    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
-    max_grad_norm: float = 1.0  # clip the global gradient norm; 0 = no clipping
-    packing: bool = False  # concatenate examples into max_length rows (see `pack`)
-    eval_every: int = 0  # also evaluate every N steps; 0 = only at each epoch end
-    save_every: int = 0  # also checkpoint every N steps; 0 = only at each epoch end
-    seed: int = 0  # model init (LoRA), data order, dropout
-    lora: bool = False  # train LoRA adapters instead of all weights (merged into the output)
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: LoraSettings().target_modules)
-    gradient_checkpointing: bool = False  # recompute activations: less memory, ~30% slower
-    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # autocast on GPU; weights stay fp32
-    reward_model: str | None = None  # pick the epoch with the best mean reward on eval prompts
-    reward_eval_prompts: int = 64  # eval prompts answered (greedily) per epoch for that
-    reward_max_new_tokens: int = 128  # answer length for that
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,12 +136,20 @@ def response_loss(model, batch: dict[str, torch.Tensor], labels: torch.Tensor) -
 
 
 @torch.no_grad()
-def eval_loss(model, batches: list[dict[str, torch.Tensor]], device) -> tuple[float, int]:
-    """(sum of response-token cross-entropy, number of response tokens) over `batches`."""
+def eval_loss(
+    model,
+    batches: list[dict[str, torch.Tensor]],
+    device,
+    poll: Callable[[], None] | None = None,
+) -> tuple[float, int]:
+    """(sum of response-token cross-entropy, number of response tokens) over `batches`;
+    `poll()` runs before each batch so the caller can cancel."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     for batch in batches:
+        if poll is not None:
+            poll()
         batch = {k: v.to(device) for k, v in batch.items()}
         labels = batch.pop("labels")
         n = int((labels[:, 1:] != -100).sum())
@@ -182,16 +160,22 @@ def eval_loss(model, batches: list[dict[str, torch.Tensor]], device) -> tuple[fl
 
 
 def mean_reward(
-    model, tokenizer, reward_model_path: str, prompts: list, max_new_tokens: int
+    model,
+    tokenizer,
+    reward_model_path: str,
+    prompts: list,
+    max_new_tokens: int,
+    poll: Callable[[], None] | None = None,
 ) -> float:
-    """Mean reward-model score of the model's greedy answers to `prompts`."""
+    """Mean reward-model score of the model's greedy answers to `prompts`; `poll()` runs between
+    generation and scoring batches."""
     from training.engine.generate import sample_responses
     from training.engine.reward import score_responses
 
     answers = sample_responses(
-        model, tokenizer, prompts, k=1, temperature=0.0, max_new_tokens=max_new_tokens
+        model, tokenizer, prompts, k=1, temperature=0.0, max_new_tokens=max_new_tokens, poll=poll
     )
-    scores = score_responses(reward_model_path, prompts, [a[0] for a in answers])
+    scores = score_responses(reward_model_path, prompts, [a[0] for a in answers], poll=poll)
     return float(sum(scores) / max(len(scores), 1))
 
 
@@ -207,16 +191,17 @@ def train_sft(
 ) -> dict[str, Any]:
     """Fine-tune `config.model` on `train_rows`; return final metrics and the output folder.
 
-    Re-running with the same config and output_dir after a crash continues from the last
-    checkpoint. `callback(step, total_steps, metrics)` runs after every optimizer step (after the
-    checkpoint of that step, so a callback that raises to cancel loses no finished step).
+    Re-running with the same config and output_dir after a crash continues from the state saved
+    in output_dir/state. `callback(step, total_steps, metrics)` runs after every optimizer step
+    (after the save of that step, so a callback that raises to cancel loses no saved step);
+    `callback.poll()` and `callback.resumed(step)` when it has them (see progress.py).
     """
     from accelerate.utils import set_seed
 
     accelerator = accelerator_for(mixed_precision=config.mixed_precision)
     set_seed(config.seed)
     out_dir = Path(config.output_dir)
-    ckpt_dir = out_dir / "checkpoint"
+    state_dir = out_dir / "state"
     best_dir = out_dir / "best-epoch"
 
     tokenizer = load_tokenizer(config.model)
@@ -278,16 +263,20 @@ def train_sft(
 
     step, state = 0, {"best_reward": None, "best_epoch": None, "eval_loss": None}
     restored = load_state(
-        ckpt_dir, model=accelerator.unwrap_model(model), optimizer=optimizer, scheduler=scheduler
+        state_dir, model=accelerator.unwrap_model(model), optimizer=optimizer, scheduler=scheduler
     )
     if restored is not None:
         step, state = restored
-        accelerator.print(f"resumed from {ckpt_dir} at step {step}/{total_steps}")
+        accelerator.print(f"resumed from {state_dir} at step {step}/{total_steps}")
+        progress.report_resumed(callback, step)
+    resumed_from = step
+    schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
+    poll = progress.poller(callback)
 
     def evaluate() -> float | None:
         if not evals:
             return None
-        total, count = eval_loss(model, eval_batches, device)
+        total, count = eval_loss(model, eval_batches, device, poll)
         sums = accelerator.reduce(
             torch.tensor([total, count], device=device, dtype=torch.float64), "sum"
         )
@@ -296,7 +285,7 @@ def train_sft(
     def checkpoint() -> None:
         if accelerator.is_main_process:
             save_state(
-                ckpt_dir,
+                state_dir,
                 model=accelerator.unwrap_model(model),
                 optimizer=optimizer,
                 scheduler=scheduler,
@@ -304,6 +293,7 @@ def train_sft(
                 extra=state,
             )
         accelerator.wait_for_everyone()
+        schedule.saved()
 
     model.train()
     metrics: dict[str, float] = {}
@@ -367,6 +357,7 @@ def train_sft(
                     config.reward_model,
                     reward_prompts,
                     config.reward_max_new_tokens,
+                    poll=poll,
                 )
                 metrics["eval/reward_mean"] = reward
                 if state["best_reward"] is None or reward > state["best_reward"]:
@@ -376,10 +367,11 @@ def train_sft(
                     )
                     if accelerator.is_main_process:
                         _save_atomically(accelerator.unwrap_model(model), best_dir)
-            # the last step is followed by the final save_pretrained; checkpointing it too would
-            # write the weights and Adam state again just to delete them
-            if step < total_steps and (
-                epoch_end or (config.save_every and step % config.save_every == 0)
+            # the last step is followed by the final save_pretrained; saving its state too would
+            # write the weights and Adam state again just to delete them. The main process
+            # decides: the clock could tell the processes different things.
+            if step < total_steps and main_process_decides(
+                accelerator, epoch_end or schedule.due(step)
             ):
                 checkpoint()
             if callback is not None:
@@ -400,6 +392,7 @@ def train_sft(
         "output_dir": str(out_dir),
         "steps": step,
         "total_steps": total_steps,
+        "resumed_from_step": resumed_from,
         **{k: v for k, v in metrics.items() if k in ("train/loss", "train/learning_rate")},
         "eval/loss": state["eval_loss"],
         "train/runtime": elapsed,
@@ -410,7 +403,7 @@ def train_sft(
     }
     if accelerator.is_main_process:
         (out_dir / "train_results.json").write_text(json.dumps(result, indent=2))
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        shutil.rmtree(state_dir, ignore_errors=True)
         shutil.rmtree(best_dir, ignore_errors=True)
     accelerator.wait_for_everyone()
     return result

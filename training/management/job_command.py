@@ -22,6 +22,10 @@ def add_job_arguments(parser):
     parser.add_argument(
         "--run-here", action="store_true", help="run in this process instead of on a worker"
     )
+    parser.add_argument(
+        "--processes", type=int, help="train under `accelerate launch` with N processes"
+    )
+    parser.add_argument("--accelerate-config", help="accelerate / DeepSpeed config file")
 
 
 def load_config(options) -> dict:
@@ -31,6 +35,9 @@ def load_config(options) -> dict:
             config = json.loads(Path(options["config"]).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise CommandError(f"--config: {exc}") from exc
+    for key in ("processes", "accelerate_config"):
+        if options.get(key) is not None:
+            config[key] = options[key]
     for item in options["set"]:
         key, sep, value = item.partition("=")
         if not sep:
@@ -66,7 +73,7 @@ def start(command, project, kind, config, options, **checkpoints):
     if not options["run_here"]:
         command.stdout.write(f"job {job.pk} ({kind}) queued")
         return job
-    job = jobs.run_job(job.pk, worker="cli")
+    job = jobs.run_job(job.pk)
     command.stdout.write(f"job {job.pk} ({kind}) {job.status}")
     if job.output_checkpoint_id:
         command.stdout.write(f"checkpoint {job.output_checkpoint_id}: {job.output_checkpoint.path}")

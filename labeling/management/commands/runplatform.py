@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run the web server and a Celery worker with embedded beat until interrupted."
+    help = "Run the web server, a housekeeping worker with beat and a job worker until interrupted."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to serve on")
@@ -21,13 +21,9 @@ class Command(BaseCommand):
         python = sys.executable
         processes = []
         if not options["no_worker"]:
-            worker = [
-                python, "-m", "celery", "-A", "preflab", "worker", "--beat",
-                "--queues", "default,training,generation", "--concurrency", "1",
-                "--loglevel", "INFO",
-                "--schedule", str(settings.VAR_DIR / "celerybeat-schedule"),
-            ]  # fmt: skip
-            processes.append(subprocess.Popen(worker, env=os.environ.copy()))
+            schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+            for command in worker_commands(python, schedule):
+                processes.append(subprocess.Popen(command, env=os.environ.copy()))
         web = [python, "manage.py", "runserver", options["addr"], "--noreload"]
         if not settings.DEBUG:
             web.append("--insecure")  # whitenoise serves static files; runserver may too
@@ -52,6 +48,20 @@ class Command(BaseCommand):
         failed = [p.args[2] for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
         if failed:
             self.stderr.write(f"stopped: a process exited with an error ({failed})")
+
+
+def worker_commands(python: str, schedule: str) -> list[list[str]]:
+    """Housekeeping (lease expiry, exports, the sweep of lost jobs) and beat in one worker, and
+    jobs in another, so the housekeeping never waits behind a two-hour job. The job worker
+    takes a fresh process for each job (memory, GPU memory included, is released after it),
+    and its stable name lets it take back, when it starts, the jobs it died with."""
+    celery = [python, "-m", "celery", "-A", "preflab", "worker", "--loglevel", "INFO"]
+    return [
+        [*celery, "--hostname", "default@%h", "--queues", "default", "--concurrency", "1",
+         "--beat", "--schedule", schedule],
+        [*celery, "--hostname", "training@%h", "--queues", "training,generation",
+         "--concurrency", "1", "--max-tasks-per-child", "1"],
+    ]  # fmt: skip
 
 
 def _interrupt(signum, frame):

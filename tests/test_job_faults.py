@@ -19,10 +19,10 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from labeling.models import Demonstration
-from labeling.rankings import ItemInput, record_ranking
 from training import jobs
 from training.models import Checkpoint, TrainingJob
+
+from .training_world import fill_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
@@ -91,16 +91,8 @@ def redis_env(tmp_path, settings):
 @pytest.fixture
 def campaign(project, labeler, make_task, tiny_path):
     """32 train + 4 validation prompts with a demonstration and a ranking of 4 each."""
-    for i in range(36):
-        task = make_task(k=4, texts=[f"good answer {i}", "meh", "bad", "worst"])
-        task.prompt.split = "validation" if i % 9 == 0 else "train"
-        task.prompt.save(update_fields=["split"])
-        Demonstration.objects.create(
-            prompt=task.prompt, author=labeler, text=f"good answer {i}", status="accepted"
-        )
-        record_ranking(task, labeler, [ItemInput(rank=r) for r in (1, 2, 3, 4)])
     Checkpoint.objects.create(name="tiny", kind="base", path=str(tiny_path))
-    return project
+    return fill_campaign(project, make_task, labeler, n=36, validation_every=9)
 
 
 class Worker:

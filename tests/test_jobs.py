@@ -17,10 +17,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from labeling.models import Demonstration, Prompt, RankingTask, Response
-from labeling.rankings import ItemInput, record_ranking
+from labeling.models import Prompt, RankingTask, Response
 from training import jobs, lifecycle, runner
 from training.models import Checkpoint, TrainingJob
+
+from .training_world import fill_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"sft": {"epochs": 1, "batch_size": 4, "max_length": 64, "learning_rate": 1e-3}}
@@ -47,15 +48,7 @@ def base(db, tiny_path):
 @pytest.fixture
 def campaign(project, make_task, labeler):
     """12 train + 4 validation prompts, each with a demonstration and a ranking of 4."""
-    for i in range(16):
-        task = make_task(k=4, texts=[f"good answer {i}", "meh", "bad", "worst"])
-        task.prompt.split = "validation" if i % 4 == 0 else "train"
-        task.prompt.save(update_fields=["split"])
-        Demonstration.objects.create(
-            prompt=task.prompt, author=labeler, text=f"good answer {i}", status="accepted"
-        )
-        record_ranking(task, labeler, [ItemInput(rank=r) for r in (1, 2, 3, 4)])
-    return project
+    return fill_campaign(project, make_task, labeler, n=16, validation_every=4)
 
 
 @pytest.mark.training

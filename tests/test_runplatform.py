@@ -59,6 +59,14 @@ def test_web_and_worker_run_on_the_embedded_default(tmp_path):
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert ping.stdout.strip() == "pong", ping.stderr
+        # Housekeeping (with beat) and jobs run in two workers; the job worker recycles its
+        # process after each job.
+        commands = subprocess.run(
+            ["pgrep", "-a", "-g", str(platform.pid)], capture_output=True, text=True
+        ).stdout
+        assert "--hostname default@%h --queues default" in commands and "--beat" in commands
+        assert "--hostname training@%h --queues training,generation" in commands
+        assert "--max-tasks-per-child 1" in commands
         assert (tmp_path / "preflab.sqlite3").exists()
     finally:
         platform.terminate()  # SIGTERM to runplatform alone: it must stop its children

@@ -23,7 +23,7 @@ from labeling.ranking_tasks import create_ranking_task
 
 from . import lifecycle
 from .models import Checkpoint, TrainingJob
-from .runner import JobStopped, execute
+from .runner import JobStopped, execute, is_number
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +316,4 @@ OUTPUTS = {
 
 def _final_metrics(result: dict) -> dict:
     metrics = result.get("metrics", result)
-    return {
-        k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    return {k: v for k, v in metrics.items() if is_number(v)}

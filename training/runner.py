@@ -74,7 +74,7 @@ class Recorder:
 
     def __call__(self, step: int, total: int, metrics: dict) -> None:
         self.check()
-        values = {k: v for k, v in metrics.items() if _is_number(v)}
+        values = {k: v for k, v in metrics.items() if is_number(v)}
         if self.last_row and self.last_row[0] == step:  # e.g. a final evaluation of the last step
             values = {**self.last_row[1], **values}
         self.pending[step] = {**self.pending.get(step, {}), **values}
@@ -150,7 +150,7 @@ def execute(job, worker: str, config, inputs: dict) -> dict:
     return result
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -218,6 +218,9 @@ PREFLAB_JOB_MAX_ATTEMPTS = int(os.environ.get("PREFLAB_JOB_MAX_ATTEMPTS", "3"))
 PREFLAB_LOG_TAIL_CHARS = int(os.environ.get("PREFLAB_LOG_TAIL_CHARS", "16000"))
 # Processes a job may ask for (`processes` in its config); 0 = this host's GPUs, or its cores.
 PREFLAB_MAX_PROCESSES = int(os.environ.get("PREFLAB_MAX_PROCESSES", "0"))
+# A solo-pool job worker stops after each job, for a supervisor to start a fresh process
+# (runplatform sets it for its job worker; prefork workers use --max-tasks-per-child 1).
+PREFLAB_WORKER_EXIT_AFTER_JOB = env_bool("PREFLAB_WORKER_EXIT_AFTER_JOB", default=False)
 
 LOGGING = {
     "version": 1,

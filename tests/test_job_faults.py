@@ -95,20 +95,33 @@ def campaign(project, labeler, make_task, tiny_path):
     return fill_campaign(project, make_task, labeler, n=36, validation_every=9)
 
 
+# How docker-compose runs its job worker (prefork on Redis: a fresh pool process per job),
+# and how runplatform runs it on the embedded default (the worker process runs the job).
+POOLS = {
+    "redis": ["--concurrency", "1", "--max-tasks-per-child", "1"],
+    "filesystem": ["--pool", "solo"],
+}
+
+
 class Worker:
-    """`celery worker` for the job queues, as runplatform and docker-compose start it."""
+    """`celery worker` for the job queues, as docker-compose or runplatform starts it."""
 
     def __init__(self, env: dict, name: str):
         self.env, self.name, self.process = env, name, None
+        self.pool = POOLS["redis" if "CELERY_BROKER_URL" in env else "filesystem"]
 
     def start(self):
         command = [
             sys.executable, "-m", "celery", "-A", "preflab", "worker", "--hostname", self.name,
-            "--queues", "training,generation", "--concurrency", "1", "--max-tasks-per-child",
-            "1", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+            "--queues", "training,generation", *self.pool, "--loglevel", "INFO",
+            "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
         return self
+
+    def pool_processes(self) -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True)
+        return [int(pid) for pid in found.stdout.split()]
 
     def kill(self):
         """SIGKILL to the main process and its pool at once."""
@@ -221,6 +234,28 @@ def test_a_job_survives_a_sigkill_of_its_whole_worker(kind, campaign, env):
     assert f"--- attempt 2 on {name}" in job.log_tail
     assert later.status == "succeeded", later.error
     assert later.attempts == 1
+
+
+def test_a_job_survives_a_sigkill_of_its_pool_process(campaign, redis_env):
+    """The OOM killer's case: the pool process running the job dies, its worker lives on.
+    The message comes back (reject on worker lost), and the worker, seeing its own dead pid
+    on the job, requeues it."""
+    env = redis_env
+    args, total = JOBS["rm"]
+    worker = Worker(env, f"training@pool-{uuid.uuid4().hex[:8]}").start()
+    try:
+        job = queue(env, "train", *args)
+        wait_for(lambda: saved_state(job) and job.metric_series()[-1]["step"] > 5, "a save")
+        running = int(job.worker.rpartition(":")[2])
+        assert running in worker.pool_processes()
+        os.kill(running, signal.SIGKILL)
+        wait_for(lambda: finished(job), "the job to finish")
+    finally:
+        worker.stop()
+    assert job.status == "succeeded", (job.error, job.log_tail[-3000:])
+    assert job.attempts == 2 and job.resumed_from_step > 0
+    assert [row["step"] for row in job.metric_series()] == list(range(1, total + 1))
+    assert Checkpoint.objects.filter(name=f"campaign-rm-job{job.pk}").count() == 1
 
 
 def test_a_two_process_accelerate_job_from_a_worker(campaign, redis_env):

@@ -27,6 +27,11 @@ def group_members(pgid: int) -> str:
     return found.stdout.strip()
 
 
+def worker_pids(pgid: int, command: str) -> list[int]:
+    listed = subprocess.run(["pgrep", "-a", "-g", str(pgid)], capture_output=True, text=True)
+    return [int(line.split()[0]) for line in listed.stdout.splitlines() if command in line]
+
+
 def test_web_and_worker_run_on_the_embedded_default(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(PREFLAB_VAR_DIR=str(tmp_path), CELERY_RESULT_BACKEND=f"file://{tmp_path}/results")
@@ -59,14 +64,16 @@ def test_web_and_worker_run_on_the_embedded_default(tmp_path):
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
         assert ping.stdout.strip() == "pong", ping.stderr
-        # Housekeeping (with beat) and jobs run in two workers; the job worker recycles its
-        # process after each job.
-        commands = subprocess.run(
-            ["pgrep", "-a", "-g", str(platform.pid)], capture_output=True, text=True
-        ).stdout
-        assert "--hostname default@%h --queues default" in commands and "--beat" in commands
-        assert "--hostname training@%h --queues training,generation" in commands
-        assert "--max-tasks-per-child 1" in commands
+        # Housekeeping (with beat) and jobs run in two workers, each started again when it
+        # dies: a SIGKILL of the job worker brings a new one up.
+        training = worker_pids(platform.pid, "--hostname training@%h --queues training")
+        assert len(training) == 1
+        assert worker_pids(platform.pid, "--hostname default@%h --queues default --beat")
+        os.kill(training[0], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while worker_pids(platform.pid, "--hostname training@%h") in ([], training):
+            assert time.monotonic() < deadline, "the killed job worker was not started again"
+            time.sleep(0.5)
         assert (tmp_path / "preflab.sqlite3").exists()
     finally:
         platform.terminate()  # SIGTERM to runplatform alone: it must stop its children

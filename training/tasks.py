@@ -4,11 +4,18 @@ Jobs run on the ``training`` and ``generation`` queues; the sweep of lost jobs r
 ``default`` (beat), beside lease expiry and exports, so it never waits behind a long job.
 """
 
+import logging
+import os
+import signal
+
 from celery import Task, shared_task
 from celery.signals import worker_ready
-from django.db import close_old_connections, connections
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections, connections
 
 from . import jobs, lifecycle
+
+log = logging.getLogger(__name__)
 
 
 class JobTask(Task):
@@ -34,6 +41,10 @@ class JobTask(Task):
 
     def after_return(self, status, retval, task_id, args, kwargs, einfo):
         close_old_connections()
+        if settings.PREFLAB_WORKER_EXIT_AFTER_JOB:
+            # a solo-pool worker recycles itself: a warm shutdown once this message is
+            # acknowledged; its supervisor (runplatform) starts a fresh process
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 @shared_task(name="training.run_training_job", base=JobTask, bind=True)
@@ -55,5 +66,8 @@ def requeue_stale_jobs():
 def recover_jobs_of_this_worker(sender, **kwargs):
     """A worker that starts takes back the jobs still running under its name: it died with
     them. (The main process runs this before its pool takes any message.)"""
-    lifecycle.recover_worker(sender.hostname)
+    try:
+        lifecycle.recover_worker(sender.hostname)
+    except DatabaseError:  # not migrated yet, or away: the beat sweep catches up later
+        log.exception("worker %s: could not take back its jobs", sender.hostname)
     connections.close_all()  # the pool processes forked later must not share this connection

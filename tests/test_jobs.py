@@ -37,6 +37,10 @@ def tiny_path(tmp_path_factory):
 @pytest.fixture
 def artifacts(tmp_path, settings):
     settings.PREFLAB_ARTIFACTS_DIR = tmp_path / "artifacts"
+    # The heartbeat thread has a database connection of its own, which cannot see the rows
+    # of a test that runs inside a transaction: it would take the job for lost. The worker
+    # tests (test_job_faults.py) beat every second.
+    settings.PREFLAB_JOB_HEARTBEAT_S = 3600
     return settings.PREFLAB_ARTIFACTS_DIR
 
 
@@ -180,6 +184,33 @@ def test_cancel_is_honoured_within_one_optimizer_step(campaign, base, artifacts,
     # the engine stopped at the step boundary where it saw the cancel: no step 4
     assert [row["step"] for row in job.metric_series()] == [1, 2]
     assert not (jobs.job_dir(job) / "model" / "config.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_a_cancelled_launch_stops_its_whole_process_group(
+    campaign, base, artifacts, monkeypatch, settings
+):
+    """A job run under `accelerate launch` (2 gloo processes here) that is cancelled has its
+    launcher and both ranks terminated, and registers nothing."""
+    settings.PREFLAB_MAX_PROCESSES = 2
+    config = {"processes": 2, "lr": 1e-3, "rankings_per_batch": 2, "max_length": 48, "epochs": 20}
+    job = jobs.create_job(campaign, "rm", config, base=base, enqueue=False)
+    record = runner.Recorder.__call__
+
+    def cancel_at_step_3(self, step, total, metrics):
+        if step == 3:
+            lifecycle.cancel(self.job)
+        return record(self, step, total, metrics)
+
+    monkeypatch.setattr(runner.Recorder, "__call__", cancel_at_step_3)
+    job = jobs.run_job(job.pk)
+    assert job.status == "cancelled" and job.output_checkpoint is None
+    assert [row["step"] for row in job.metric_series()] == [1, 2]
+    spec = str(jobs.job_dir(job) / "launch" / "spec.json")
+    left = subprocess.run(["pgrep", "-f", spec], capture_output=True, text=True).stdout
+    assert left == "", f"processes of the cancelled launch still run: {left}"
+    assert "accelerate.commands.launch --num_processes 2" in job.log_tail
 
 
 @pytest.mark.training

@@ -55,6 +55,9 @@ def ours(model, train, held_out, lr, max_length, out, seed=0):
         max_length=max_length,
         share_prompt=True,
         seed=seed,
+        # TRL runs with save_strategy="no": neither side writes resumable state
+        save_every=0,
+        save_every_minutes=0,
     )
     result = train_reward(config, train, held_out)
     return result["metrics"]["train/runtime"], result["metrics"]["eval/accuracy"]
@@ -355,6 +358,8 @@ def real(args):
                     lr=args.real_lr,
                     rankings_per_batch=4,
                     max_length=args.max_length,
+                    save_every=0,  # as TRL's save_strategy="no"
+                    save_every_minutes=0,
                 ),
                 train,
                 held_out,

@@ -95,6 +95,9 @@ def run_ours(model: str, rows: list[dict], args, out: Path) -> dict:
         warmup_ratio=0.1,
         adam_betas=[0.9, 0.999],
         seed=0,
+        # TRL runs with save_strategy="no": neither side writes resumable state
+        save_every=0,
+        save_every_minutes=0,
     )
     result = train_sft(config, rows)
     return {

@@ -22,7 +22,7 @@ from .joblog import LogTail, capture
 from .models import JobMetric, TrainingJob
 
 log = logging.getLogger(__name__)
-FLUSH_EVERY_S = 1.0
+LOG_EVERY_S = 1.0
 POLL_EVERY_S = 0.5
 
 
@@ -70,7 +70,7 @@ class Recorder:
         self.pending: dict[int, dict] = {}
         self.last_row: tuple[int, dict] | None = None
         self.progress = job.progress
-        self.last_flush = self.last_poll = 0.0
+        self.last_log = self.last_poll = 0.0
 
     def __call__(self, step: int, total: int, metrics: dict) -> None:
         self.check()
@@ -80,10 +80,13 @@ class Recorder:
         self.pending[step] = {**self.pending.get(step, {}), **values}
         self.last_row = (step, self.pending[step])
         self.progress = min(max(step / total if total else 0.0, 0.0), 1.0)
-        if step >= total or time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
+        if step >= total or time.monotonic() - self.last_log >= LOG_EVERY_S:
+            self.last_log = time.monotonic()
             shown = " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
             log.info("step %s/%s %s", step, total, shown)
-            self.flush()
+        # every step is stored before the engine goes on (and before it saves that step's
+        # state): a run killed at any moment leaves no step missing from the series
+        self.flush()
 
     def poll(self) -> None:
         if time.monotonic() - self.last_poll >= POLL_EVERY_S:
@@ -117,7 +120,6 @@ class Recorder:
             self.tail.changed = False
             fields["log_tail"] = self.tail.text()
         self._update(**fields)
-        self.last_flush = time.monotonic()
 
     def _update(self, **fields) -> None:
         TrainingJob.objects.filter(pk=self.job.pk, worker=self.worker).update(**fields)

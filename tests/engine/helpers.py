@@ -6,8 +6,9 @@ class Killed(Exception):
 
 
 class Recorder:
-    """Records steps, polls and resumes; raises Killed after step `kill_at` (a crash right
-    after that step's save) or at poll number `kill_at_poll`."""
+    """Records steps, polls and resumes; raises Killed at the report of step `kill_at` + 1 (the
+    engines report a step before saving it, so this is a crash right after step `kill_at`'s
+    save) or at poll number `kill_at_poll`."""
 
     def __init__(self, kill_at: int | None = None, kill_at_poll: int | None = None):
         self.kill_at, self.kill_at_poll = kill_at, kill_at_poll
@@ -19,7 +20,7 @@ class Recorder:
     def __call__(self, step: int, total: int, metrics: dict) -> None:
         self.steps.append(step)
         self.metrics.append(metrics)
-        if step == self.kill_at:
+        if self.kill_at is not None and step == self.kill_at + 1:
             raise Killed
 
     def poll(self) -> None:

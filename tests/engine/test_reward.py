@@ -218,7 +218,7 @@ def test_resume_after_kill_finishes_without_redoing_steps(tiny_model_path, tmp_p
         train_reward(config, train, callback=first)
     second = Recorder()
     result = train_reward(config, train, callback=second)
-    assert first.steps == [1, 2, 3, 4, 5, 6]
+    assert first.steps == [1, 2, 3, 4, 5, 6, 7]  # 7 reported, then the crash before its save
     # restarted from the step-4 state: steps 5..12 once each, none before
     assert second.resumed_at == [4] and second.steps == list(range(5, 13))
     assert result["steps"] == 12 and result["resumed_from_step"] == 4

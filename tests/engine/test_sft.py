@@ -187,7 +187,8 @@ def test_resume_after_kill_finishes_without_redoing_steps(tiny_model_path, tmp_p
     first = Recorder(kill_at=7)
     with pytest.raises(Killed):
         train_sft(cfg, train_rows, eval_rows, callback=first)
-    assert first.steps == list(range(1, 8)) and first.resumed_at == []
+    # step 8 reported (before its save would be), then the crash
+    assert first.steps == list(range(1, 9)) and first.resumed_at == []
     assert (tmp_path / "out" / "state" / "state.json").exists()
 
     second = Recorder()

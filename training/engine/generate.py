@@ -158,7 +158,7 @@ def generate_responses(
 
     With `config.output_dir`, a rerun after a crash or a cancellation skips the batches saved in
     output_dir/state and returns all rows, the saved ones and the new ones. `callback(batch,
-    total, metrics)` runs after each batch (after its save), `callback.poll()` before each.
+    total, metrics)` runs after each batch (before its save), `callback.poll()` before each.
     """
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = config.dtype
@@ -203,15 +203,16 @@ def generate_responses(
                 n_tokens += len(tokenizer(text, add_special_tokens=False).input_ids)
                 pending.append({"prompt": prompt, "response": text, "model": name})
         done = batch + 1
+        # reported before the save, as the trainers do (progress.py)
+        if callback is not None:
+            metrics = {"generate/prompts": float(min(done * size, len(prompts)))}
+            callback(done, total, metrics)
         # the last batch is not saved: the returned rows supersede the state
         if state_dir is not None and done < total and schedule.due(done):
             save_rows_state(state_dir, pending, done, fp)
             rows += pending
             pending = []
             schedule.saved()
-        if callback is not None:
-            metrics = {"generate/prompts": float(min(done * size, len(prompts)))}
-            callback(done, total, metrics)
     rows += pending
     elapsed = time.perf_counter() - started
     if callback is not None:

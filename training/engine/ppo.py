@@ -127,7 +127,7 @@ def train_ppo(
 
     pretrain_texts turns on PPO-ptx (γ_ptx = config.ptx_coef). Re-running with the same config
     and output_dir after a crash continues from the state saved in output_dir/state (policy,
-    value model, optimizer, β). `callback(step, total, metrics)` runs after every PPO step (after
+    value model, optimizer, β). `callback(step, total, metrics)` runs after every PPO step (before
     its save); `callback.resumed(step)` once after a resume, when it has one (progress.py).
     """
     if not config.reward_model:
@@ -275,6 +275,10 @@ def train_ppo(
         # β moves on the KL of all processes' rollouts, so every process keeps the same β
         kl_ctl.update(metrics["objective/kl"], B * world)
         done = step + 1
+        # reported before the save: a caller that records steps has every step up to a saved
+        # one, so a resumed run's series has no gap
+        if callback is not None:
+            callback(done, config.steps, metrics)
         # the last step is followed by the final save; the main process decides (the clock
         # could tell the processes different things)
         if done < config.steps and main_process_decides(accelerator, schedule.due(done)):
@@ -288,8 +292,6 @@ def train_ppo(
                 )
             accelerator.wait_for_everyone()
             schedule.saved()
-        if callback is not None:
-            callback(done, config.steps, metrics)
 
     if accelerator.is_main_process:
         policy.save_pretrained(out, safe_serialization=True)

@@ -1,9 +1,11 @@
 """How an engine reports to its caller, and when it saves resumable state. Torch-free.
 
 Every engine takes one `callback`:
-    callback(step, total, metrics)  after every optimizer step (generation: every batch), after
-                                    that step's save, so a callback that raises to cancel loses
-                                    no saved work;
+    callback(step, total, metrics)  after every optimizer step (generation: every batch), before
+                                    that step's save: a caller that records every step it is
+                                    told of has all the steps up to the saved one, so a resumed
+                                    run's series has no gap (a callback that raises to cancel
+                                    loses at most that step);
     callback.poll()                 (optional) between evaluation, scoring and generation
                                     batches: long stretches without a step can be cancelled too
                                     (poll raises to cancel);

@@ -188,7 +188,7 @@ def train_reward(
     Rows: {prompt, responses[], ranks[]} (1 = best, equal = tie) or {prompt, chosen, rejected}.
     demonstrations: {prompt, completion} rows whose mean reward is set to 0 afterwards.
     Re-running with the same config and output_dir after a crash continues from the state saved
-    in output_dir/state. `callback(step, total, metrics)` runs after every optimizer step (after
+    in output_dir/state. `callback(step, total, metrics)` runs after every optimizer step (before
     its save); `callback.poll()` and `callback.resumed(step)` when it has them (progress.py).
     """
     from accelerate.utils import set_seed
@@ -294,6 +294,10 @@ def train_reward(
         done = step + 1
         if eval_encoded and config.eval_every and done % config.eval_every == 0 and done < total:
             metrics.update(evaluate(eval_encoded))
+        # reported before the save: a caller that records steps has every step up to a saved
+        # one, so a resumed run's series has no gap
+        if callback is not None:
+            callback(done, total, metrics)
         # the last step is followed by the final save; the main process decides (the clock
         # could tell the processes different things)
         if done < total and main_process_decides(accelerator, schedule.due(done)):
@@ -301,8 +305,6 @@ def train_reward(
                 save_state(state_dir, model=model, optimizer=optimizer, step=done)
             accelerator.wait_for_everyone()
             schedule.saved()
-        if callback is not None:
-            callback(done, total, metrics)
 
     t_loop = time.perf_counter() - t0
     # InstructGPT normalisation: a constant so the demonstrations' mean reward is 0

@@ -193,7 +193,7 @@ def train_sft(
 
     Re-running with the same config and output_dir after a crash continues from the state saved
     in output_dir/state. `callback(step, total_steps, metrics)` runs after every optimizer step
-    (after the save of that step, so a callback that raises to cancel loses no saved step);
+    (before the save of that step, so a caller recording steps never misses a saved one);
     `callback.poll()` and `callback.resumed(step)` when it has them (see progress.py).
     """
     from accelerate.utils import set_seed
@@ -367,6 +367,10 @@ def train_sft(
                     )
                     if accelerator.is_main_process:
                         _save_atomically(accelerator.unwrap_model(model), best_dir)
+            # reported before the save: a caller that records steps has every step up to a
+            # saved one, so a resumed run's series has no gap
+            if callback is not None:
+                callback(step, total_steps, metrics)
             # the last step is followed by the final save_pretrained; saving its state too would
             # write the weights and Adam state again just to delete them. The main process
             # decides: the clock could tell the processes different things.
@@ -374,8 +378,6 @@ def train_sft(
                 accelerator, epoch_end or schedule.due(step)
             ):
                 checkpoint()
-            if callback is not None:
-                callback(step, total_steps, metrics)
             if step >= total_steps:
                 break
 

@@ -377,15 +377,12 @@ class DemonstrationSerializer(serializers.ModelSerializer):
             "reviewed_at", "seconds_spent", "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "review_note", "reviewed_at", "created_at"]
-
-    def validate_text(self, value):
-        if not value.strip():
-            raise serializers.ValidationError("must not be empty")
-        return value
+        # the rules (one per author and prompt, the length limit) are the service's
+        extra_kwargs = {"text": {"trim_whitespace": False, "allow_blank": True}}
 
 
 class ReviewSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["accepted", "rejected", "pending"])
+    status = serializers.ChoiceField(choices=["accepted", "rejected"])
     review_note = serializers.CharField(required=False, allow_blank=True, default="")
 
 

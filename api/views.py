@@ -12,7 +12,6 @@ the same shape. 401/403/404 bodies are DRF's ``{"detail": ...}``.
 
 from django.db import connection, transaction
 from django.http import JsonResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -22,7 +21,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
 
-from labeling import roles
+from labeling import demonstrations, roles
 from labeling.importers import PromptBook, SkipRow
 from labeling.models import Demonstration, Prompt, Ranking, Response
 
@@ -302,7 +301,11 @@ class DemonstrationViewSet(
         )
 
     def perform_create(self, serializer):
-        serializer.save(author=self.request.user)
+        data = serializer.validated_data
+        serializer.instance = demonstrations.submit_demonstration(
+            data["prompt"], self.request.user, data["text"],
+            seconds_spent=data.get("seconds_spent", 0.0),
+        )  # fmt: skip
 
     @extend_schema(
         summary="Accept or reject a demonstration (reviewers)",
@@ -315,9 +318,8 @@ class DemonstrationViewSet(
         permissions.require_role(request, demo.prompt.project, "reviewer", "review demonstrations")
         serializer = s.ReviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        demo.status = serializer.validated_data["status"]
-        demo.review_note = serializer.validated_data["review_note"]
-        demo.reviewed_by = request.user
-        demo.reviewed_at = timezone.now()
-        demo.save(update_fields=["status", "review_note", "reviewed_by", "reviewed_at"])
+        data = serializer.validated_data
+        demo = demonstrations.review(
+            demo, request.user, accept=data["status"] == "accepted", note=data["review_note"]
+        )
         return ApiResponse(self.get_serializer(demo).data)

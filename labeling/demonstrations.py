@@ -15,6 +15,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from . import roles
+from .errors import ServiceError
 from .models import Demonstration, Project, Prompt
 
 DEMONSTRATIONS_PER_PROMPT = 1
@@ -22,8 +23,8 @@ CANDIDATES = 50
 MAX_TEXT_CHARS = 20_000
 
 
-class DemonstrationError(ValueError):
-    """A refused write or review; the message names the field."""
+class DemonstrationError(ServiceError):
+    """A refused demonstration or review."""
 
 
 def open_prompts(project: Project, labeler):
@@ -57,15 +58,16 @@ def next_prompt(project: Project, labeler, *, skip_ids=()) -> Prompt | None:
 
 
 def submit_demonstration(prompt: Prompt, author, text: str, *, seconds_spent=0.0):
+    """One demonstration per author and prompt, at most MAX_TEXT_CHARS, by a project member."""
     if not roles.has_role(author, prompt.project, "labeler"):
-        raise DemonstrationError("prompt: you are not a member of this project")
+        raise DemonstrationError("prompt", "you are not a member of this project")
     text = (text or "").strip()
     if not text:
-        raise DemonstrationError("text: write the response before submitting")
+        raise DemonstrationError("text", "write the response before submitting")
     if len(text) > MAX_TEXT_CHARS:
-        raise DemonstrationError(f"text: at most {MAX_TEXT_CHARS} characters")
+        raise DemonstrationError("text", f"at most {MAX_TEXT_CHARS} characters")
     if Demonstration.objects.filter(prompt=prompt, author=author).exists():
-        raise DemonstrationError("prompt: you already wrote a demonstration for this prompt")
+        raise DemonstrationError("prompt", "you already wrote a demonstration for this prompt")
     return Demonstration.objects.create(
         prompt=prompt, author=author, text=text, seconds_spent=max(float(seconds_spent), 0.0)
     )
@@ -82,18 +84,20 @@ def pending_for_review(project: Project, reviewer):
 
 
 def review(demonstration: Demonstration, reviewer, *, accept: bool, note: str = ""):
+    """A pending demonstration is accepted or rejected (with a note), once, by a reviewer of
+    the project who is not its author; a reviewed one never goes back to pending."""
     project = demonstration.prompt.project
     if not roles.has_role(reviewer, project, "reviewer"):
-        raise DemonstrationError("reviewer: only reviewers of this project may review")
+        raise DemonstrationError("reviewer", "only reviewers of this project may review")
     if demonstration.author_id == reviewer.pk:
-        raise DemonstrationError("reviewer: you cannot review your own demonstration")
+        raise DemonstrationError("reviewer", "you cannot review your own demonstration")
     note = (note or "").strip()
     if not accept and not note:
-        raise DemonstrationError("note: say why the demonstration is rejected")
+        raise DemonstrationError("review_note", "say why the demonstration is rejected")
     with transaction.atomic():
         locked = Demonstration.objects.select_for_update().get(pk=demonstration.pk)
         if locked.status != Demonstration.Status.PENDING:
-            raise DemonstrationError(f"status: already {locked.status}")
+            raise DemonstrationError("status", f"already {locked.status}")
         locked.status = Demonstration.Status.ACCEPTED if accept else Demonstration.Status.REJECTED
         locked.review_note = note
         locked.reviewed_by = reviewer

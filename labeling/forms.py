@@ -5,7 +5,8 @@ import time
 
 from django import forms
 
-from .rankings import ItemInput
+from .demonstrations import MAX_TEXT_CHARS
+from .rankings import MAX_COMMENT_CHARS, ItemInput
 
 SKIP_REASONS = [
     ("expertise", "I lack the knowledge to judge this"),
@@ -20,7 +21,7 @@ def flag_label(flag: str) -> str:
 
 
 class RankingForm(forms.Form):
-    comment = forms.CharField(required=False, max_length=5000, widget=forms.Textarea)
+    comment = forms.CharField(required=False, max_length=MAX_COMMENT_CHARS, widget=forms.Textarea)
     all_unacceptable = forms.BooleanField(required=False)
     seconds_spent = forms.FloatField(required=False, min_value=0)
     submission_key = forms.CharField(required=False, max_length=64)
@@ -103,7 +104,7 @@ def draft_from_post(data, task, order) -> dict:
         "groups": [by_rank[r] for r in sorted(by_rank)],
         "likert": likert,
         "flags": flags,
-        "comment": data.get("comment", "")[:5000],
+        "comment": data.get("comment", "")[:MAX_COMMENT_CHARS],
         "all_unacceptable": data.get("all_unacceptable") in ("on", "true", "1"),
         "seconds": seconds,
         "at": int(time.time() * 1000),
@@ -131,7 +132,9 @@ class SkipForm(forms.Form):
 class DemonstrationForm(forms.Form):
     prompt_id = forms.IntegerField(widget=forms.HiddenInput)
     text = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 12}), label="Your response", max_length=20000
+        widget=forms.Textarea(attrs={"rows": 12}),
+        label="Your response",
+        max_length=MAX_TEXT_CHARS,
     )
     seconds_spent = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
 

@@ -10,6 +10,7 @@ from .comparisons import validate_ranks
 from .models import Ranking, RankingItem, RankingTask
 
 LOOK_UP = object()  # record_ranking: read the labeler's current ranking of the task itself
+MAX_COMMENT_CHARS = 5000
 
 
 class RankingError(ValueError):
@@ -73,6 +74,8 @@ def record_ranking(
     statement that writes the ranking (the caller holds its lock).
     """
     validate_items(task, items, require_likert=require_likert)
+    if len(comment) > MAX_COMMENT_CHARS:
+        raise RankingError(f"comment: at most {MAX_COMMENT_CHARS} characters")
     if seconds_spent < 0:
         raise RankingError("seconds_spent: must not be negative")
     responses = getattr(task, "response_ids", None) or sql.response_ids(task.pk)

@@ -21,9 +21,11 @@ def test_matrix(clients, world):
     assert statuses(clients, "get", url) == expect([401, 200, 404, 200, 200])
     prompt = world["task"].prompt_id
     body = lambda role: {"prompt": prompt, "text": f"My ideal answer ({role})"}  # noqa: E731
-    assert statuses(clients, "post", URL, body) == expect([401, 201, 201, 201, 201])
+    # lena wrote for this prompt already: one demonstration per author and prompt
+    assert statuses(clients, "post", URL, body) == expect([401, 400, 201, 201, 201])
     review = {"status": "accepted", "review_note": "good"}
-    assert statuses(clients, "post", url + "review/", review) == expect([401, 403, 404, 200, 200])
+    # rita accepts it; then it is reviewed, and no one reviews it again
+    assert statuses(clients, "post", url + "review/", review) == expect([401, 403, 404, 200, 400])
 
 
 def test_create_sets_author_and_pending(clients, world):
@@ -64,3 +66,30 @@ def test_review_flow(clients, world):
         clients["reviewer"].get(URL + "?status=rejected").json()["results"][0]["id"]
         == world["demo"].pk
     )
+
+
+def test_the_api_keeps_the_demonstration_rules(clients, world):
+    """What the web UI refuses, the API refuses: the rules live in one service."""
+    labeler, reviewer = clients["labeler"], clients["reviewer"]
+    prompt = world["task"].prompt_id
+    twice = labeler.post(URL, {"prompt": prompt, "text": "Again"}, format="json")
+    assert twice.status_code == 400
+    assert twice.json() == {"prompt": ["you already wrote a demonstration for this prompt"]}
+    long = clients["other"].post(URL, {"prompt": prompt, "text": "x" * 25_000}, format="json")
+    assert long.status_code == 400 and long.json() == {"text": ["at most 20000 characters"]}
+
+    own = reviewer.post(URL, {"prompt": prompt, "text": "Rita's answer"}, format="json").json()
+    accept = {"status": "accepted", "review_note": ""}
+    response = reviewer.post(f"{URL}{own['id']}/review/", accept, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"reviewer": ["you cannot review your own demonstration"]}
+
+    url = f"{URL}{world['demo'].pk}/review/"
+    response = reviewer.post(url, {"status": "rejected", "review_note": ""}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"review_note": ["say why the demonstration is rejected"]}
+    assert reviewer.post(url, accept, format="json").status_code == 200
+    back = reviewer.post(url, {"status": "pending"}, format="json")
+    assert back.status_code == 400 and "status" in back.json()
+    world["demo"].refresh_from_db()
+    assert world["demo"].status == "accepted"

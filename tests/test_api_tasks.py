@@ -92,6 +92,16 @@ def test_submit_errors_name_the_field(clients, world, items, field):
     assert field in response.json(), response.json()
 
 
+def test_an_over_long_comment_is_refused(clients, world):
+    """The comment limit is the ranking service's, whichever way a ranking comes in."""
+    got = clients["other"].post(URL + "next/", {"project": "campaign"}, format="json").json()
+    body = {"items": ITEMS, "comment": "x" * 5001}
+    response = clients["other"].post(f"{URL}{got['task']['id']}/submit/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"comment": ["at most 5000 characters"]}
+    assert not Ranking.objects.filter(labeler=clients["other"].user).exists()
+
+
 def test_skip(clients, world, other_labeler):
     got = clients["other"].post(URL + "next/", {"project": "campaign"}, format="json").json()
     url = f"{URL}{got['task']['id']}/skip/"

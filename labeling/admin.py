@@ -53,10 +53,19 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
+    """Prompts come in through the imports and the API, which apply dedup, splits and caps.
+    Here only the category, the external id and the metadata are edited: the text is what
+    labelers ranked, the dedup key derives from it and the split from the source user."""
+
     list_display = ["id", "project", "short_text", "category", "split", "source_user"]
     list_filter = ["project", "category", "split"]
     search_fields = ["text", "external_id", "source_user"]
-    readonly_fields = ["dedup_key", "created_at"]
+    readonly_fields = [
+        "project", "text", "messages", "source_user", "split", "dedup_key", "created_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
 
     @admin.display(description="prompt")
     def short_text(self, obj):
@@ -68,8 +77,11 @@ class ResponseAdmin(admin.ModelAdmin):
     list_display = ["id", "prompt_id", "short_text", "origin", "model_name", "created_at"]
     list_filter = ["origin", "model_name", "prompt__project"]
     search_fields = ["text", "model_name"]
-    readonly_fields = ["text_hash", "created_at"]
-    raw_id_fields = ["prompt", "checkpoint"]
+    # the text is what labelers ranked (and its hash derives from it): never edited here
+    readonly_fields = ["prompt", "text", "text_hash", "origin", "checkpoint", "created_at"]
+
+    def has_add_permission(self, request):
+        return False  # responses come in through the imports, the API and generation jobs
 
     @admin.display(description="response")
     def short_text(self, obj):

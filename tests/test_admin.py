@@ -89,3 +89,29 @@ def test_jobs_are_moved_by_actions_never_edited(client, admin_user, populated, s
     assert job.status == "retrying"
     page = client.get(change).content.decode()
     assert "Attempts" in page and "retrying" in page.lower()
+
+
+def test_texts_and_derived_keys_cannot_be_edited(client, admin_user, populated):
+    """A prompt's or response's text is what labelers ranked, and its dedup key or hash
+    derives from it: read-only here, so they cannot go stale."""
+    from labeling.models import Prompt, Response
+
+    client.force_login(admin_user)
+    prompt = Prompt.objects.first()
+    url = reverse("admin:labeling_prompt_change", args=[prompt.pk])
+    response = client.post(
+        url, {"text": "edited", "dedup_key": "x", "split": "test", "category": "chat",
+              "external_id": "", "metadata": "{}"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    prompt_after = Prompt.objects.get(pk=prompt.pk)
+    assert (prompt_after.text, prompt_after.dedup_key, prompt_after.split) == (
+        prompt.text, prompt.dedup_key, prompt.split,
+    )  # fmt: skip
+    assert prompt_after.category == "chat"  # what may be edited is
+    answer = Response.objects.first()
+    url = reverse("admin:labeling_response_change", args=[answer.pk])
+    client.post(url, {"text": "edited", "model_name": "m", "metadata": "{}"})
+    answer_after = Response.objects.get(pk=answer.pk)
+    assert (answer_after.text, answer_after.text_hash) == (answer.text, answer.text_hash)
+    assert client.get(reverse("admin:labeling_prompt_add")).status_code == 403

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 
-from . import dedup, splits
+from . import assignment_sql, dedup, splits
 from .models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response
 from .ranking_tasks import create_ranking_task
 from .rankings import ItemInput, record_ranking
@@ -395,32 +396,46 @@ class ComparisonRows:
 
 
 def record_imported_ranking(project, prompt, texts, ranks, labeler, likert=None):
+    """An imported ranking is one labeler's ranking of a task, as a collected one is: rows of
+    several labelers for the same prompt and the same responses (in any order) are one task,
+    whose overlap grows by one with each labeler, so agreement, consensus and grouped
+    exports see an imported multi-labeler campaign as they see a collected one."""
     responses = [get_or_create_response(prompt, t) for t in texts]
-    ids = {r.id for r in responses}
-    existing = RankingTask.objects.filter(
-        prompt=prompt, source=RankingTask.Source.IMPORTED, k=len(responses)
-    ).prefetch_related("task_responses")
-    for task in existing:
-        if {tr.response_id for tr in task.task_responses.all()} == ids:
-            if task.rankings.filter(labeler=labeler, is_current=True).exists():
-                raise SkipRow("duplicate")
-    items = [
-        ItemInput(rank=rank, likert=None if likert is None else likert[i])
-        for i, rank in enumerate(ranks)
-    ]
+    item_of = {
+        response.id: ItemInput(rank=rank, likert=None if likert is None else likert[i])
+        for i, (response, rank) in enumerate(zip(responses, ranks, strict=True))
+    }
+    task = _imported_task(prompt, set(item_of))
+    if task is not None and task.rankings.filter(labeler=labeler, is_current=True).exists():
+        raise SkipRow("duplicate")
     try:
-        task = create_ranking_task(
-            project,
-            prompt,
-            responses,
-            overlap=1,
-            source=RankingTask.Source.IMPORTED,
-            enforce_project_k=False,
-        )
-        record_ranking(task, labeler, items)
+        if task is None:
+            task = create_ranking_task(
+                project,
+                prompt,
+                responses,
+                overlap=1,
+                source=RankingTask.Source.IMPORTED,
+                enforce_project_k=False,
+            )
+        else:
+            RankingTask.objects.filter(pk=task.pk).update(overlap=F("overlap") + 1)
+        # the items in the task's order of its responses, whatever order this row gave
+        task.response_ids = assignment_sql.response_ids(task.pk)
+        record_ranking(task, labeler, [item_of[r] for r in task.response_ids])
     except ValueError as exc:  # TaskError / RankingError name their field already
         name, _, message = str(exc).partition(": ")
         raise RowError(name, message) from exc
+
+
+def _imported_task(prompt, response_ids: set[int]):
+    candidates = RankingTask.objects.filter(
+        prompt=prompt, source=RankingTask.Source.IMPORTED, k=len(response_ids)
+    ).prefetch_related("task_responses")
+    for task in candidates:
+        if {tr.response_id for tr in task.task_responses.all()} == response_ids:
+            return task
+    return None
 
 
 class RankingRows:

@@ -1,12 +1,14 @@
 import gzip
 import json
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
 from labeling.comparisons import pair_count
-from labeling.models import Ranking
+from labeling.models import Project, Ranking, RankingTask
 
 from .importing import counts, run, write_jsonl
 
@@ -27,8 +29,13 @@ def test_rankings_with_ties_and_labelers(tmp_path):
     ranks = {i.response.text: i.rank for i in ann.items.select_related("response")}
     assert ranks == {"Apple": 1, "Pear": 2, "Plum": 2, "Fig": 4}
     assert pair_count(list(ranks.values())) == 5  # C(4,2) = 6 minus one tie
-    # Both rankings share one prompt; each is its own imported task.
-    assert Ranking.objects.values("task__prompt").distinct().count() == 1
+    # Both rankings are two labelers' rankings of one imported task, as if collected.
+    task = RankingTask.objects.get()
+    assert task.overlap == 2 and task.rankings.filter(is_current=True).count() == 2
+    # the same labeler again, with the responses in another order: a duplicate
+    again = dict(rows[0], responses=["Fig", "Plum", "Pear", "Apple"], ranks=[4, 2, 2, 1])
+    out, _ = run("import_rankings", write_jsonl(tmp_path / "again.jsonl", [again]))
+    assert "skipped as duplicates: 1" in out and RankingTask.objects.get().overlap == 2
 
 
 @pytest.mark.parametrize(
@@ -75,3 +82,78 @@ def test_real_open_assistant_rankings(tmp_path):
     assert created >= 190, (out, err)
     ks = set(Ranking.objects.values_list("task__k", flat=True))
     assert {2, 3, 4, 9} <= ks
+
+
+# A campaign of 3 labelers: each prompt's responses and each labeler's ranks of them.
+CAMPAIGN = {
+    "Name a fruit.": (["Apple", "Pear", "Plum", "Fig"],
+                      {"ann": [1, 2, 3, 4], "bob": [1, 3, 2, 4], "cid": [2, 1, 3, 4]}),
+    "Name a colour.": (["Red", "Blue", "Green", "Grey"],
+                       {"ann": [4, 3, 2, 1], "bob": [4, 3, 1, 2], "cid": [3, 4, 2, 1]}),
+    "Name a tree.": (["Oak", "Elm", "Ash", "Yew"],
+                     {"ann": [1, 1, 3, 4], "bob": [2, 1, 3, 4], "cid": [1, 2, 4, 3]}),
+}  # fmt: skip
+
+
+def collected_through_the_api(tmp_path):
+    """The campaign as labelers submit it: tasks with overlap 3, next + submit per labeler."""
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from labeling import roles
+    from labeling.models import Project
+
+    rows = [{"prompt": p, "response": r} for p, (rs, _) in CAMPAIGN.items() for r in rs]
+    run("import_responses", write_jsonl(tmp_path / "responses.jsonl", rows), "api")
+    Project.objects.filter(slug="api").update(overlap=3, gold_rate=0)
+    call_command("create_tasks", "--project", "api", "--k", "4", stdout=StringIO())
+    project = Project.objects.get(slug="api")
+    for name in ("ann", "bob", "cid"):
+        user = get_user_model().objects.get_or_create(username=name)[0]
+        roles.grant(user, project, "labeler")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+        while (got := client.post("/api/v1/tasks/next/", {"project": "api"}, format="json")).data:
+            task = got.json()["task"]
+            texts, ranks = CAMPAIGN[task["prompt"]["text"]]
+            rank_of = dict(zip(texts, ranks[name], strict=True))
+            items = [{"rank": rank_of[r["text"]], "likert": 4} for r in task["responses"]]
+            done = client.post(
+                f"/api/v1/tasks/{task['id']}/submit/", {"items": items}, format="json"
+            )
+            assert done.status_code == 201, done.json()
+    return project
+
+
+def summary(project):
+    from labeling.agreement import project_agreement
+    from labeling.exports import ROW_GENERATORS, resolve_options
+
+    def rows(**options):
+        options = resolve_options("rankings", project, options)
+        return sorted(
+            (row["prompt"], row["labeler"], tuple(sorted(zip(*pair, strict=True))))
+            for row in ROW_GENERATORS["rankings"](project, **options)
+            for pair in [(row["responses"], row["ranks"])]
+        )
+
+    document = project_agreement(project)
+    document.pop("pairwise_agreement_ci")  # a bootstrap: its draws follow the row order
+    return {"agreement": document, "grouped": rows(), "consensus": rows(consensus=True)}
+
+
+def test_an_imported_campaign_is_the_campaign_collected(tmp_path):
+    """Imported rankings of 3 labelers give the agreement, consensus and grouped export that the
+    same rankings collected through the API give."""
+    collected = summary(collected_through_the_api(tmp_path))
+    rows = [
+        {"prompt": p, "responses": rs, "ranks": by[name], "likert": [4] * 4, "labeler": name}
+        for p, (rs, by) in CAMPAIGN.items()
+        for name in ("ann", "bob", "cid")
+    ]
+    run("import_rankings", write_jsonl(tmp_path / "rankings.jsonl", rows), "imp")
+    imported = summary(Project.objects.get(slug="imp"))
+    assert imported["agreement"]["n_tasks_with_overlap"] == 3
+    assert len(imported["consensus"]) == 3 and len(imported["grouped"]) == 9
+    assert imported == collected

@@ -7,9 +7,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
 
 from labeling import assignment as assignments
+from labeling import ranking_tasks
 from labeling.assignment_sql import project_by_slug, task_with_responses
-from labeling.models import Assignment, Ranking, RankingTask, Response
-from labeling.ranking_tasks import create_ranking_task
+from labeling.models import Assignment, Ranking, RankingTask
 from labeling.rankings import ItemInput
 
 from . import filters, permissions
@@ -56,25 +56,14 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         data = serializer.validated_data
         project, prompt = data["project"], data["prompt"]
         permissions.require_role(request, project, "reviewer", "create tasks")
-        if prompt.project_id != project.pk:
-            raise ValidationError({"prompt": ["belongs to another project"]})
-        by_id = {r.pk: r for r in Response.objects.filter(pk__in=data["responses"], prompt=prompt)}
-        missing = [pk for pk in data["responses"] if pk not in by_id]
-        if missing:
-            raise ValidationError(
-                {"responses": [f"response {missing[0]} does not answer this prompt"]}
-            )
-        try:
-            task = create_ranking_task(
-                project,
-                prompt,
-                [by_id[pk] for pk in data["responses"]],
-                overlap=data.get("overlap"),
-                is_gold=data["is_gold"],
-                gold_ranks=data.get("gold_ranks"),
-            )
-        except ValueError as exc:
-            raise ValidationError(field_error(exc)) from exc
+        task = ranking_tasks.create_ranking_task(
+            project,
+            prompt,
+            ranking_tasks.responses_of(prompt, data["responses"]),
+            overlap=data.get("overlap"),
+            is_gold=data["is_gold"],
+            gold_ranks=data.get("gold_ranks"),
+        )
         task = self.get_queryset().get(pk=task.pk)
         return ApiResponse(self.get_serializer(task).data, status=status.HTTP_201_CREATED)
 

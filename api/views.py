@@ -21,7 +21,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
 
-from labeling import demonstrations, roles
+from labeling import demonstrations, responses, roles
+from labeling.errors import ServiceError
 from labeling.importers import PromptBook, SkipRow
 from labeling.models import Demonstration, Prompt, Ranking, Response
 
@@ -93,6 +94,8 @@ def _bulk(request, serializer_class, context, create_one, *, project_of, what):
             try:
                 created.append(create_one(item, state))
                 errors.append({})
+            except ServiceError as exc:
+                errors.append(exc.as_dict())
             except (ValueError, SkipRow) as exc:
                 errors.append(exc.args[0] if isinstance(exc.args[0], dict) else field_error(exc))
         if any(errors):
@@ -216,22 +219,14 @@ class PromptViewSet(
 
 
 def _create_response(item, state):
-    from labeling import dedup
-
-    prompt = item["prompt"]
-    text_hash = dedup.text_hash(item["text"])
-    key = (prompt.pk, text_hash)
-    if key in state or Response.objects.filter(prompt=prompt, text_hash=text_hash).exists():
-        _raise("text", "this prompt already has this response")
-    state[key] = True
-    return Response.objects.create(
-        prompt=prompt,
-        text=item["text"],
-        text_hash=text_hash,
+    # the batch is one transaction: a text sent twice in it meets the first one in the table
+    return responses.add_response(
+        item["prompt"],
+        item["text"],
         origin=item.get("origin", Response.Origin.MODEL),
         model_name=item.get("model_name", ""),
         checkpoint=item.get("checkpoint"),
-        metadata=item.get("metadata") or {},
+        metadata=item.get("metadata"),
     )
 
 

@@ -7,6 +7,8 @@ no pair. Ranks follow the export convention: 1 = best, equal ranks = tie.
 from collections.abc import Sequence
 from math import comb
 
+from .errors import ServiceError
+
 
 def ordered_pairs(ranks: Sequence[int]) -> list[tuple[int, int]]:
     """(winner index, loser index) for every strictly ordered pair of positions."""
@@ -29,19 +31,24 @@ def pair_count(ranks: Sequence[int]) -> int:
     return comb(len(ranks), 2) - tied
 
 
+class RanksError(ServiceError):
+    def __init__(self, message: str):
+        super().__init__("ranks", message)
+
+
 def validate_ranks(ranks: Sequence, k: int, *, allow_ties: bool = True) -> list[int]:
-    """Ranks as ints, or ValueError naming what is wrong."""
+    """Ranks as ints, or RanksError saying what is wrong."""
     if len(ranks) != k:
-        raise ValueError(f"ranks: expected {k} ranks, got {len(ranks)}")
+        raise RanksError(f"expected {k} ranks, got {len(ranks)}")
     clean = []
     for value in ranks:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"ranks: {value!r} is not an integer")
+            raise RanksError(f"{value!r} is not an integer")
         if not 1 <= value <= k:
-            raise ValueError(f"ranks: {value} is outside 1..{k}")
+            raise RanksError(f"{value} is outside 1..{k}")
         clean.append(value)
     if not allow_ties and len(set(clean)) != len(clean):
-        raise ValueError("ranks: ties are not allowed in this project")
+        raise RanksError("ties are not allowed in this project")
     if len(set(clean)) < 2:
-        raise ValueError("ranks: every response has the same rank, so nothing is compared")
+        raise RanksError("every response has the same rank, so nothing is compared")
     return clean

@@ -13,9 +13,10 @@ from django.utils import timezone
 
 from . import roles
 from .demo_data import HUMAN, PROMPTS
-from .importers import PromptBook, SkipRow, get_or_create_response
+from .importers import PromptBook, SkipRow
 from .models import Demonstration, Project, Prompt, Response
 from .ranking_tasks import build_tasks
+from .responses import get_or_create_response
 
 PROJECT_SLUG = "demo"
 PROJECT_NAME = "Demo campaign"

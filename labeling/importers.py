@@ -20,9 +20,11 @@ from django.db import transaction
 from django.db.models import F
 
 from . import assignment_sql, dedup, splits
-from .models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response
+from .errors import ServiceError
+from .models import MAX_K, MIN_K, Project, Prompt, RankingTask
 from .ranking_tasks import create_ranking_task
 from .rankings import ItemInput, record_ranking
+from .responses import ResponseError, add_response, get_or_create_response
 
 ROLES = {"system", "user", "assistant"}
 CATEGORIES = set(Prompt.Category.values)
@@ -225,15 +227,6 @@ class PromptBook:
         return prompt, True
 
 
-def get_or_create_response(prompt, text, *, model_name="", origin=Response.Origin.MODEL):
-    response, _ = Response.objects.get_or_create(
-        prompt=prompt,
-        text_hash=dedup.text_hash(text),
-        defaults={"text": text, "model_name": model_name, "origin": origin},
-    )
-    return response
-
-
 def source_labeler(username: str):
     """The user a file's preferences are recorded under (no password: cannot log in)."""
     user_model = get_user_model()
@@ -326,12 +319,10 @@ class ResponseRows:
         model = record.get("model", "")
         if not isinstance(model, str):
             raise RowError("model", "must be a string")
-        prompt = self._prompt(record)
-        if Response.objects.filter(prompt=prompt, text_hash=dedup.text_hash(text)).exists():
-            raise SkipRow("duplicate")
-        Response.objects.create(
-            prompt=prompt, text=text, text_hash=dedup.text_hash(text), model_name=model
-        )
+        try:
+            add_response(self._prompt(record), text, model_name=model)
+        except ResponseError:
+            raise SkipRow("duplicate") from None
 
 
 HH_HUMAN = "\n\nHuman:"
@@ -462,8 +453,8 @@ class RankingRows:
 
         try:
             ranks = validate_ranks(ranks, len(texts), allow_ties=True)
-        except ValueError as exc:
-            raise RowError("ranks", str(exc).removeprefix("ranks: ")) from exc
+        except ServiceError as exc:
+            raise RowError(exc.field, exc.message) from exc
         likert = record.get("likert")
         if likert is not None and (
             not isinstance(likert, list)

@@ -4,11 +4,21 @@ import random
 
 from django.db import transaction
 
+from .errors import ServiceError
 from .models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response, TaskResponse
 
 
-class TaskError(ValueError):
+class TaskError(ServiceError):
     pass
+
+
+def responses_of(prompt: Prompt, response_ids: list[int]) -> list[Response]:
+    """The prompt's responses with these ids, in that order."""
+    by_id = {r.pk: r for r in Response.objects.filter(pk__in=response_ids, prompt=prompt)}
+    for pk in response_ids:
+        if pk not in by_id:
+            raise TaskError("responses", f"response {pk} does not answer this prompt")
+    return [by_id[pk] for pk in response_ids]
 
 
 def create_ranking_task(
@@ -30,13 +40,13 @@ def create_ranking_task(
     k = len(responses)
     low, high = (project.k_min, project.k_max) if enforce_project_k else (MIN_K, MAX_K)
     if not low <= k <= high:
-        raise TaskError(f"responses: K={k} is outside the allowed range {low}..{high}")
+        raise TaskError("responses", f"K={k} is outside the allowed range {low}..{high}")
     if prompt.project_id != project.id:
-        raise TaskError("prompt: belongs to another project")
+        raise TaskError("prompt", "belongs to another project")
     if any(r.prompt_id != prompt.id for r in responses):
-        raise TaskError("responses: every response must answer the task's prompt")
+        raise TaskError("responses", "every response must answer the task's prompt")
     if len({r.id for r in responses}) != k:
-        raise TaskError("responses: the same response appears twice")
+        raise TaskError("responses", "the same response appears twice")
     if is_gold:
         from .comparisons import validate_ranks
 
@@ -64,9 +74,8 @@ def build_tasks(project: Project, k_min: int, k_max: int, *, seed: int | None = 
     12 model samples gives a task of 9 random ones).
     """
     if not (project.k_min <= k_min <= k_max <= project.k_max):
-        raise TaskError(
-            f"k: {k_min}..{k_max} is outside the project's range {project.k_min}..{project.k_max}"
-        )
+        allowed = f"{project.k_min}..{project.k_max}"
+        raise TaskError("k", f"{k_min}..{k_max} is outside the project's range {allowed}")
     rng = random.Random(seed)
     summary = {"created": 0, "too_few_responses": 0, "already_tasked": 0}
     prompts = Prompt.objects.filter(project=project).prefetch_related("responses").order_by("id")

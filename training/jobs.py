@@ -280,7 +280,7 @@ def register_checkpoint(job, config, result) -> Checkpoint:
 
 def register_generated(job, config, rows) -> None:
     """The sampled responses, and a ranking task per prompt with K of them."""
-    from labeling.importers import get_or_create_response
+    from labeling.responses import get_or_create_response
 
     prompts = _prompts(job)
     by_prompt: dict[int, list[Response]] = {p.pk: [] for p in prompts}

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES, SPLITS
+from labeling.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES
 from labeling.models import (
     MAX_K,
     Demonstration,
@@ -19,6 +19,7 @@ from labeling.models import (
     RankingTask,
     Response,
 )
+from labeling.vocabulary import SPLITS, DemonstrationStatus
 from training.models import Checkpoint, DatasetSnapshot, TrainingJob
 
 from . import permissions
@@ -382,7 +383,9 @@ class DemonstrationSerializer(serializers.ModelSerializer):
 
 
 class ReviewSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["accepted", "rejected"])
+    status = serializers.ChoiceField(
+        choices=[DemonstrationStatus.ACCEPTED, DemonstrationStatus.REJECTED]
+    )
     review_note = serializers.CharField(required=False, allow_blank=True, default="")
 
 

@@ -18,6 +18,7 @@ from . import roles
 from .errors import ServiceError
 from .models import Demonstration, Project, Prompt
 
+Status = Demonstration.Status
 DEMONSTRATIONS_PER_PROMPT = 1
 CANDIDATES = 50
 MAX_TEXT_CHARS = 20_000
@@ -35,7 +36,7 @@ def open_prompts(project: Project, labeler):
         .annotate(
             counted=Count(
                 "demonstrations",
-                filter=Q(demonstrations__status__in=["pending", "accepted"]),
+                filter=Q(demonstrations__status__in=[Status.PENDING, Status.ACCEPTED]),
             )
         )
         .filter(counted__lt=DEMONSTRATIONS_PER_PROMPT)

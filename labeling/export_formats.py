@@ -18,6 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .vocabulary import SPLITS
+
 FORMATS = ("jsonl", "parquet", "hf")
 BATCH_ROWS = 10_000
 CHUNK_BYTES = 256 * 1024
@@ -175,8 +177,6 @@ def write_parquet(rows: Iterable[dict], path, arrow_schema: pa.Schema) -> int:
 
 
 # --- HF datasets folder --------------------------------------------------------------------
-
-SPLITS = ("train", "validation", "test")
 
 
 def write_hf(rows: Iterable[dict], path, arrow_schema: pa.Schema) -> int:

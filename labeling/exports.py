@@ -37,10 +37,10 @@ from .models import (
     Response,
     TaskResponse,
 )
+from .vocabulary import SPLITS, DemonstrationStatus
 
 KINDS = ("comparisons", "rankings", "demonstrations")
-SPLITS = ("train", "validation", "test")
-DEMONSTRATION_STATUSES = ("accepted", "pending", "rejected", "all")
+DEMONSTRATION_STATUSES = (*DemonstrationStatus.values, "all")
 DEMONSTRATION_STYLES = ("prompt_completion", "messages")
 CONSENSUS_LABELER = "consensus"
 FETCH_ROWS = 5_000

@@ -12,21 +12,9 @@ from django.db.models import F, Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from . import splits
+from . import splits, vocabulary
 
-DEFAULT_FLAGS = [
-    "fails_to_follow_instruction",
-    "inappropriate_for_customer_assistant",
-    "hallucination",
-    "satisfies_constraint",
-    "sexual_content",
-    "violent_content",
-    "encourages_violence_abuse_terrorism_self_harm",
-    "denigrates_protected_class",
-    "harmful_advice",
-    "expresses_opinion",
-    "expresses_moral_judgment",
-]
+DEFAULT_FLAGS = list(vocabulary.DEFAULT_FLAGS)
 
 # The absolute bounds for K: imported pairwise comparisons are K = 2, the UI ranks up to 9.
 MIN_K = 2
@@ -126,10 +114,7 @@ class Project(models.Model):
 class Membership(models.Model):
     """A role granted to a user in one project."""
 
-    class Role(models.TextChoices):
-        LABELER = "labeler"
-        REVIEWER = "reviewer"
-        ADMIN = "admin"
+    Role = vocabulary.Role
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -142,7 +127,7 @@ class Membership(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
             models.CheckConstraint(
-                condition=Q(role__in=["labeler", "reviewer", "admin"]), name="membership_role"
+                condition=Q(role__in=vocabulary.Role.values), name="membership_role"
             ),
         ]
 
@@ -163,10 +148,7 @@ class Prompt(models.Model):
         EXTRACTION = "extraction"
         OTHER = "other"
 
-    class Split(models.TextChoices):
-        TRAIN = "train"
-        VALIDATION = "validation"
-        TEST = "test"
+    Split = vocabulary.Split
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
     external_id = models.CharField(max_length=200, blank=True, default="")
@@ -194,7 +176,7 @@ class Prompt(models.Model):
                 condition=~Q(text="") | Q(messages__isnull=False), name="prompt_has_content"
             ),
             models.CheckConstraint(
-                condition=Q(split__in=["train", "validation", "test"]), name="prompt_split"
+                condition=Q(split__in=list(vocabulary.SPLITS)), name="prompt_split"
             ),
         ]
         indexes = [models.Index(fields=["project", "source_user"])]
@@ -246,10 +228,7 @@ class Response(models.Model):
 
 
 class Demonstration(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        ACCEPTED = "accepted"
-        REJECTED = "rejected"
+    Status = vocabulary.DemonstrationStatus
 
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="demonstrations")
     author = models.ForeignKey(
@@ -275,7 +254,7 @@ class Demonstration(models.Model):
             models.CheckConstraint(condition=~Q(text=""), name="demonstration_not_empty"),
             models.CheckConstraint(condition=Q(seconds_spent__gte=0), name="demonstration_seconds"),
             models.CheckConstraint(
-                condition=Q(status__in=["pending", "accepted", "rejected"]),
+                condition=Q(status__in=vocabulary.DemonstrationStatus.values),
                 name="demonstration_status",
             ),
         ]
@@ -285,10 +264,7 @@ class Demonstration(models.Model):
 
 
 class RankingTask(models.Model):
-    class Source(models.TextChoices):
-        LABELING = "labeling", "Collected on the platform"
-        IMPORTED = "imported", "Imported preferences"
-        EVALUATION = "evaluation", "Blind side-by-side evaluation"
+    Source = vocabulary.TaskSource
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
@@ -358,11 +334,7 @@ class TaskResponse(models.Model):
 class Assignment(models.Model):
     """A labeler holding one slot of a task under a lease."""
 
-    class Status(models.TextChoices):
-        ACTIVE = "active"
-        SUBMITTED = "submitted"
-        SKIPPED = "skipped"
-        EXPIRED = "expired"
+    Status = vocabulary.AssignmentStatus
 
     task = models.ForeignKey(RankingTask, on_delete=models.CASCADE, related_name="assignments")
     labeler = models.ForeignKey(
@@ -384,7 +356,7 @@ class Assignment(models.Model):
                 condition=Q(expires_at__gt=F("leased_at")), name="assignment_lease_positive"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "submitted", "skipped", "expired"]),
+                condition=Q(status__in=vocabulary.AssignmentStatus.values),
                 name="assignment_status",
             ),
             models.CheckConstraint(

@@ -8,8 +8,7 @@ superusers are admins everywhere.
 from django.contrib.auth.models import Group
 
 from .models import Membership, Project
-
-ROLE_ORDER = {"labeler": 0, "reviewer": 1, "admin": 2}
+from .vocabulary import ROLE_ORDER
 
 
 def role_in(user, project: Project) -> str | None:

@@ -7,8 +7,9 @@ imports, machines or Python versions.
 
 import hashlib
 
-DEFAULT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
-SPLIT_ORDER = ("train", "validation", "test")
+from .vocabulary import SPLITS as SPLIT_ORDER
+
+DEFAULT_FRACTIONS = dict(zip(SPLIT_ORDER, (0.8, 0.1, 0.1), strict=True))
 
 
 def validate_fractions(fractions: dict) -> dict[str, float]:

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from labeling.export_formats import FORMATS, jsonl_chunks
 from labeling.exports import ROW_GENERATORS, ExportError, export_to_path, resolve_options
 from labeling.models import Project
+from labeling.vocabulary import SPLITS
 
 
 class ExportCommand(BaseCommand):
@@ -19,7 +20,7 @@ class ExportCommand(BaseCommand):
         )
         parser.add_argument("--format", choices=FORMATS, default="jsonl", dest="file_format")
         parser.add_argument("--gzip", action="store_true", help="gzip the JSONL")
-        parser.add_argument("--split", choices=["train", "validation", "test"])
+        parser.add_argument("--split", choices=SPLITS)
         parser.add_argument(
             "--conversational",
             action="store_true",

@@ -73,7 +73,7 @@ class TrainingJobViewSet(
         try:
             transition(job)
         except lifecycle.TransitionError as exc:
-            return ApiResponse(field_error(exc), status=status.HTTP_409_CONFLICT)
+            return ApiResponse(exc.as_dict(), status=status.HTTP_409_CONFLICT)
         return ApiResponse(self.get_serializer(self.get_object()).data)
 
     def perform_create(self, serializer):
@@ -93,7 +93,7 @@ class TrainingJobViewSet(
                 snapshot_options=data.get("snapshot_options"),
                 user=self.request.user,
             )
-        except ValueError as exc:  # JobError / ExportError name their field
+        except exports.ExportError as exc:  # (a JobError is a ServiceError: mapped once)
             raise ValidationError(field_error(exc)) from exc
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
+from labeling.errors import ServiceError
 from labeling.models import Prompt, Response
 from labeling.ranking_tasks import create_ranking_task
 
@@ -44,8 +45,8 @@ JOB_KEYS = {"split", "max_prompts", "prompt_ids", "create_tasks", "processes", "
 MODEL_KEY = {"sft": "model", "rm": "model", "ppo": "policy", "generate": "model"}
 
 
-class JobError(ValueError):
-    """A job that cannot be created as asked; the message starts with the field it names."""
+class JobError(ServiceError):
+    """A job that cannot be created as asked."""
 
 
 def job_dir(job) -> Path:
@@ -87,35 +88,36 @@ def engine_config(job):
     try:
         return config_from_dict(config_class(job.kind), data)
     except (TypeError, ValueError) as exc:
-        raise JobError(f"config: {exc}") from exc
+        raise JobError("config", str(exc)) from exc
 
 
 def _check_run_options(kind: str, config: dict) -> None:
     processes = config.get("processes", 1)
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
-        raise JobError(f"processes: expected a whole number >= 1, got {processes!r}")
+        raise JobError("processes", f"expected a whole number >= 1, got {processes!r}")
     if processes > 1 and kind == "generate":
-        raise JobError("processes: a generation job runs in one process")
+        raise JobError("processes", "a generation job runs in one process")
     if processes > max_processes():
         raise JobError(
-            f"processes: {processes} asked, this host runs at most {max_processes()} "
-            "(PREFLAB_MAX_PROCESSES)"
+            "processes",
+            f"{processes} asked, this host runs at most {max_processes()} (PREFLAB_MAX_PROCESSES)",
         )
     accelerate_config = config.get("accelerate_config")
     if accelerate_config is not None:
         if not isinstance(accelerate_config, str) or not Path(accelerate_config).is_file():
-            raise JobError(f"accelerate_config: no file {accelerate_config!r} on this host")
+            raise JobError("accelerate_config", f"no file {accelerate_config!r} on this host")
 
 
 def _check_checkpoint(checkpoint: Checkpoint, field: str, kinds, what: str) -> None:
     if checkpoint.kind not in kinds:
         raise JobError(
-            f"{field}: checkpoint {checkpoint.pk} is a {checkpoint.kind} checkpoint; "
-            f"{what} needs one of: {', '.join(kinds)}"
+            field,
+            f"checkpoint {checkpoint.pk} is a {checkpoint.kind} checkpoint; "
+            f"{what} needs one of: {', '.join(kinds)}",
         )
     # base models may be hub ids or built-in names; every other checkpoint is a folder we wrote
     if checkpoint.kind != Checkpoint.Kind.BASE and not Path(checkpoint.path).is_dir():
-        raise JobError(f"{field}: checkpoint {checkpoint.pk}'s folder {checkpoint.path} is missing")
+        raise JobError(field, f"checkpoint {checkpoint.pk}'s folder {checkpoint.path} is missing")
 
 
 def create_job(
@@ -134,29 +136,29 @@ def create_job(
     from training import snapshots
 
     if kind not in KINDS:
-        raise JobError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        raise JobError("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
     if not isinstance(config, dict | None):
-        raise JobError("config: must be a JSON object")
+        raise JobError("config", "must be a JSON object")
     config = dict(config or {})
     _check_run_options(kind, config)
     if base is not None:
         _check_checkpoint(base, "base_checkpoint", BASE_KINDS[kind], f"a {kind} job")
     if kind == "ppo":
         if reward is None:
-            raise JobError("reward_checkpoint: a PPO job needs a reward-model checkpoint")
+            raise JobError("reward_checkpoint", "a PPO job needs a reward-model checkpoint")
         _check_checkpoint(reward, "reward_checkpoint", ("rm",), "a PPO job's reward model")
         config["reward_model"] = reward.path
     elif reward is not None:
-        raise JobError(f"reward_checkpoint: only PPO jobs take a reward model, not {kind}")
+        raise JobError("reward_checkpoint", f"only PPO jobs take a reward model, not {kind}")
     if snapshot is not None and snapshot.project_id != project.pk:
-        raise JobError("snapshot: belongs to another project")
+        raise JobError("snapshot", "belongs to another project")
     with transaction.atomic():
         if snapshot is None and kind in SNAPSHOT_KIND:
             snapshot = snapshots.create_snapshot(
                 project, SNAPSHOT_KIND[kind], snapshot_options, created_by=user
             )
             if snapshot.n_rows == 0:
-                raise JobError(f"snapshot: the project has no {SNAPSHOT_KIND[kind]} to train on")
+                raise JobError("snapshot", f"the project has no {SNAPSHOT_KIND[kind]} to train on")
         job = TrainingJob.objects.create(
             project=project,
             kind=kind,
@@ -236,7 +238,7 @@ def _prompts(job) -> list[Prompt]:
 def sft_inputs(job) -> dict:
     train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
     if not train:
-        raise JobError("snapshot: no demonstrations in the train split")
+        raise JobError("snapshot", "no demonstrations in the train split")
     return {"train_rows": train, "eval_rows": validation or None}
 
 
@@ -245,7 +247,7 @@ def reward_inputs(job) -> dict:
 
     train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
     if not train:
-        raise JobError("snapshot: no rankings in the train split")
+        raise JobError("snapshot", "no rankings in the train split")
     demonstrations = list(ROW_GENERATORS["demonstrations"](job.project, split="train"))
     return {
         "train_rows": train,
@@ -257,7 +259,7 @@ def reward_inputs(job) -> dict:
 def prompt_inputs(job) -> dict:
     prompts = [p.as_export() for p in _prompts(job)]
     if not prompts:
-        raise JobError("prompts: the project has no prompts in that split")
+        raise JobError("prompts", "the project has no prompts in that split")
     return {"prompts": prompts}
 
 

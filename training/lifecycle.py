@@ -32,19 +32,19 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeling.errors import ServiceError
+
 from .models import TrainingJob
 
 log = logging.getLogger(__name__)
 Status = TrainingJob.Status
 
 
-class TransitionError(ValueError):
-    """A move the job's current state does not allow; ``field`` is what the caller names."""
-
-    field = "status"
+class TransitionError(ServiceError):
+    """A move the job's current state does not allow."""
 
     def __init__(self, message: str):
-        super().__init__(f"{self.field}: {message}")
+        super().__init__("status", message)
 
 
 def worker_id(name: str = "") -> str:

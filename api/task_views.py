@@ -14,7 +14,7 @@ from labeling.rankings import ItemInput
 
 from . import filters, permissions
 from . import serializers as s
-from .views import BaseViewSet, field_error
+from .views import BaseViewSet
 
 
 @extend_schema_view(
@@ -147,16 +147,14 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
             "seconds_spent": data["seconds_spent"],
             "all_unacceptable": data["all_unacceptable"],
         }
-        try:
-            ranking = None
-            if str(pk).isdigit():  # the caller's assignment of this task, found while locking it
-                ranking = assignments.submit_task(int(pk), request.user, items, **options)
-            if ranking is None:  # 404 for a task they cannot see, else 400: nothing to submit
-                ranking = assignments.submit_ranking(
-                    self._assignment(request), request.user, items, **options
-                )
-        except ValueError as exc:
-            raise ValidationError(field_error(exc, "items")) from exc
+        # a refusal is a ServiceError naming its field: mapped once (api/exceptions.py)
+        ranking = None
+        if str(pk).isdigit():  # the caller's assignment of this task, found while locking it
+            ranking = assignments.submit_task(int(pk), request.user, items, **options)
+        if ranking is None:  # 404 for a task they cannot see, else 400: nothing to submit
+            ranking = assignments.submit_ranking(
+                self._assignment(request), request.user, items, **options
+            )
         written = getattr(ranking, "written_items", None)
         if written is not None:
             # Just written: show it back without reading it again (labeler = the caller).
@@ -182,10 +180,5 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         serializer = s.SkipSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         held = self._held(request, pk)
-        try:
-            held = assignments.skip_assignment(
-                held, request.user, serializer.validated_data["reason"]
-            )
-        except ValueError as exc:
-            raise ValidationError(field_error(exc, "reason")) from exc
+        held = assignments.skip_assignment(held, request.user, serializer.validated_data["reason"])
         return ApiResponse(s.AssignmentSerializer(held).data)

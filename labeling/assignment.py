@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from . import assignment_sql as sql
 from . import screening
+from .errors import ServiceError
 from .models import Assignment, Project, Ranking, RankingTask
 from .rankings import ItemInput, RankingError, record_ranking
 
@@ -48,8 +49,8 @@ MAX_SKIP_REASON_CHARS = 2_000
 HELD = [Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED]
 
 
-class SubmissionError(ValueError):
-    """A refused submit/skip/draft; the message names the field and says why."""
+class SubmissionError(ServiceError):
+    """A refused submit, skip or draft."""
 
 
 class NotAMember(PermissionError):
@@ -192,7 +193,7 @@ def submit_ranking(assignment: Assignment, labeler, items: list[ItemInput], **op
     ``items`` are in the task's canonical position order.
     """
     if assignment.labeler_id != labeler.pk:
-        raise SubmissionError("assignment: this task is assigned to another labeler")
+        raise SubmissionError("assignment", "this task is assigned to another labeler")
     ranking, locked = _submit(labeler, items, assignment_id=assignment.pk, **options)
     _copy_back(assignment, locked)
     return ranking
@@ -222,13 +223,13 @@ def _submit(
     returns the ranking already recorded instead of writing another."""
     now = _now(now)
     if len(submission_key) > 64:
-        raise SubmissionError("submission_key: at most 64 characters")
+        raise SubmissionError("submission_key", "at most 64 characters")
     try:
         seconds_spent = float(seconds_spent)
     except (TypeError, ValueError):
-        raise SubmissionError("seconds_spent: must be a number") from None
+        raise SubmissionError("seconds_spent", "must be a number") from None
     if not seconds_spent >= 0:  # also refuses NaN
-        raise SubmissionError("seconds_spent: must not be negative")
+        raise SubmissionError("seconds_spent", "must not be negative")
     with transaction.atomic():
         # Only the assignment row is locked (not its task or project: every submit in a
         # project would queue on the project row).
@@ -240,21 +241,21 @@ def _submit(
         )
         if found is None:
             if assignment_id is not None:
-                raise SubmissionError("assignment: this task is assigned to another labeler")
+                raise SubmissionError("assignment", "this task is assigned to another labeler")
             return None
         locked, role, own_ranking, current, (key_ranking, key_assignment) = found
         if key_ranking is not None:
             if key_assignment != locked.pk:
-                raise SubmissionError("submission_key: already used for another task")
+                raise SubmissionError("submission_key", "already used for another task")
             return Ranking.objects.get(pk=key_ranking), locked
         task = locked.task
         project = task.project
         if locked.status == Assignment.Status.SUBMITTED:
             return Ranking.objects.get(pk=own_ranking), locked
         if locked.status == Assignment.Status.SKIPPED:
-            raise SubmissionError("assignment: you skipped this task, so it cannot be submitted")
+            raise SubmissionError("assignment", "you skipped this task, so it cannot be submitted")
         if role is None and not labeler.is_superuser:
-            raise SubmissionError("assignment: you are no longer a member of this project")
+            raise SubmissionError("assignment", "you are no longer a member of this project")
         lease_over = locked.status == Assignment.Status.EXPIRED or locked.expires_at <= now
         if lease_over:
             # A late submission is still welcome if nobody took the slot meanwhile.
@@ -262,16 +263,18 @@ def _submit(
             _, occupied = sql.count_slots(task.pk, now, exclude_assignment=locked.pk)
             if occupied >= task.overlap:
                 raise SubmissionError(
-                    "assignment: your lease on this task expired at "
+                    "assignment",
+                    "your lease on this task expired at "
                     f"{timezone.localtime(locked.expires_at):%H:%M} and another labeler has "
-                    "taken the slot, so this ranking was not recorded"
+                    "taken the slot, so this ranking was not recorded",
                 )
         elapsed = (now - locked.leased_at).total_seconds()
         if project.min_seconds_per_task and elapsed < project.min_seconds_per_task:
             raise SubmissionError(
-                f"seconds_spent: this project asks for at least {project.min_seconds_per_task} "
+                "seconds_spent",
+                f"this project asks for at least {project.min_seconds_per_task} "
                 f"seconds per task and you submitted after {elapsed:.0f}; your draft is kept, "
-                "take another look and submit again"
+                "take another look and submit again",
             )
         try:
             ranking = record_ranking(
@@ -289,11 +292,11 @@ def _submit(
                 submits_at=now,
             )
         except RankingError as exc:
-            raise SubmissionError(str(exc)) from exc
+            raise SubmissionError(exc.field, exc.message) from exc
         except IntegrityError as exc:
             # Only a concurrent request with the same key gets here (the row lock above
             # serialises submits of one assignment).
-            raise SubmissionError("submission_key: already used for another task") from exc
+            raise SubmissionError("submission_key", "already used for another task") from exc
         if locked.status == Assignment.Status.EXPIRED:
             _add_held(task.pk, 1)  # the row lock on the task is held (lease_over)
         locked.status, locked.finished_at, locked.draft = Assignment.Status.SUBMITTED, now, None
@@ -305,20 +308,20 @@ def skip_assignment(assignment: Assignment, labeler, reason: str, *, now=None) -
     now = _now(now)
     reason = (reason or "").strip()
     if not reason:
-        raise SubmissionError("reason: say why you skip this task")
+        raise SubmissionError("reason", "say why you skip this task")
     if len(reason) > MAX_SKIP_REASON_CHARS:
-        raise SubmissionError(f"reason: at most {MAX_SKIP_REASON_CHARS} characters")
+        raise SubmissionError("reason", f"at most {MAX_SKIP_REASON_CHARS} characters")
     if assignment.labeler_id != labeler.pk:
-        raise SubmissionError("assignment: this task is assigned to another labeler")
+        raise SubmissionError("assignment", "this task is assigned to another labeler")
     with transaction.atomic():
         found = sql.lock_assignment(labeler.pk, assignment_id=assignment.pk)
         if found is None:
-            raise SubmissionError("assignment: this task is assigned to another labeler")
+            raise SubmissionError("assignment", "this task is assigned to another labeler")
         locked = found[0]
         if locked.status == Assignment.Status.SKIPPED:
             return Assignment.objects.get(pk=locked.pk)
         if locked.status == Assignment.Status.SUBMITTED:
-            raise SubmissionError("assignment: already submitted, so it cannot be skipped")
+            raise SubmissionError("assignment", "already submitted, so it cannot be skipped")
         if locked.status == Assignment.Status.ACTIVE:
             _add_held(locked.task_id, -1)
         locked.status = Assignment.Status.SKIPPED
@@ -335,18 +338,18 @@ def save_draft(assignment: Assignment, labeler, draft: dict):
     import json
 
     if assignment.labeler_id != labeler.pk:
-        raise SubmissionError("assignment: this task is assigned to another labeler")
+        raise SubmissionError("assignment", "this task is assigned to another labeler")
     if not isinstance(draft, dict):
-        raise SubmissionError("draft: must be an object")
+        raise SubmissionError("draft", "must be an object")
     if len(json.dumps(draft)) > MAX_DRAFT_CHARS:
-        raise SubmissionError(f"draft: larger than {MAX_DRAFT_CHARS} characters")
+        raise SubmissionError("draft", f"larger than {MAX_DRAFT_CHARS} characters")
     updated = Assignment.objects.filter(
         pk=assignment.pk,
         labeler=labeler,
         status__in=[Assignment.Status.ACTIVE, Assignment.Status.EXPIRED],
     ).update(draft=draft)
     if not updated:
-        raise SubmissionError("assignment: already submitted or skipped")
+        raise SubmissionError("assignment", "already submitted or skipped")
     assignment.draft = draft
 
 

@@ -414,9 +414,8 @@ def record_imported_ranking(project, prompt, texts, ranks, labeler, likert=None)
         # the items in the task's order of its responses, whatever order this row gave
         task.response_ids = assignment_sql.response_ids(task.pk)
         record_ranking(task, labeler, [item_of[r] for r in task.response_ids])
-    except ValueError as exc:  # TaskError / RankingError name their field already
-        name, _, message = str(exc).partition(": ")
-        raise RowError(name, message) from exc
+    except ServiceError as exc:
+        raise RowError(exc.field, exc.message) from exc
 
 
 def _imported_task(prompt, response_ids: set[int]):

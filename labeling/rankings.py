@@ -6,14 +6,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import assignment_sql as sql
-from .comparisons import validate_ranks
+from .comparisons import RanksError, validate_ranks
+from .errors import ServiceError
 from .models import Ranking, RankingItem, RankingTask
 
 LOOK_UP = object()  # record_ranking: read the labeler's current ranking of the task itself
 MAX_COMMENT_CHARS = 5000
 
 
-class RankingError(ValueError):
+class RankingError(ServiceError):
     pass
 
 
@@ -30,23 +31,23 @@ def validate_items(task: RankingTask, items: list[ItemInput], *, require_likert:
     project = task.project
     try:
         validate_ranks([i.rank for i in items], task.k, allow_ties=project.allow_ties)
-    except ValueError as exc:
-        raise RankingError(str(exc)) from exc
+    except RanksError as exc:
+        raise RankingError(exc.field, exc.message) from exc
     allowed_flags = set(project.flags or [])
     for position, item in enumerate(items, start=1):
         if item.likert is None:
             if require_likert:
-                raise RankingError(f"likert: response {position} has no rating")
+                raise RankingError("likert", f"response {position} has no rating")
         elif isinstance(item.likert, bool) or not isinstance(item.likert, int):
-            raise RankingError(f"likert: response {position} rating is not an integer")
+            raise RankingError("likert", f"response {position} rating is not an integer")
         elif not 1 <= item.likert <= project.likert_max:
             scale = f"1..{project.likert_max}"
             raise RankingError(
-                f"likert: response {position} rating {item.likert} is outside {scale}"
+                "likert", f"response {position} rating {item.likert} is outside {scale}"
             )
         unknown = [f for f in item.flags if f not in allowed_flags]
         if unknown:
-            raise RankingError(f"flags: response {position} has unknown flag {unknown[0]!r}")
+            raise RankingError("flags", f"response {position} has unknown flag {unknown[0]!r}")
 
 
 def record_ranking(
@@ -75,12 +76,12 @@ def record_ranking(
     """
     validate_items(task, items, require_likert=require_likert)
     if len(comment) > MAX_COMMENT_CHARS:
-        raise RankingError(f"comment: at most {MAX_COMMENT_CHARS} characters")
+        raise RankingError("comment", f"at most {MAX_COMMENT_CHARS} characters")
     if seconds_spent < 0:
-        raise RankingError("seconds_spent: must not be negative")
+        raise RankingError("seconds_spent", "must not be negative")
     responses = getattr(task, "response_ids", None) or sql.response_ids(task.pk)
     if len(responses) != len(items):
-        raise RankingError(f"items: {len(items)} given for {len(responses)} responses")
+        raise RankingError("items", f"{len(items)} given for {len(responses)} responses")
     submitted_at = timezone.now()
     # Joins the caller's transaction when there is one (no savepoint: an error here aborts
     # the whole submit anyway).

@@ -8,7 +8,7 @@ constant whatever the number of rows. Only current rankings (``is_current``) cou
 Row order is deterministic (ranking id, then pair order of ``ordered_pairs``), which is
 what makes a frozen snapshot byte-identical when it is written again.
 
-Column conventions (DESIGN.md):
+Column conventions (docs/architecture.md):
   pairs:          prompt, chosen, rejected, ranking_id, task_id, labeler, split
   grouped:        prompt, responses[], ranks[], ranking_id, task_id, labeler, split
   demonstrations: prompt, completion (or messages), demonstration_id, labeler, split

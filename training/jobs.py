@@ -1,7 +1,7 @@
 """Training jobs: create (everything validated before a row exists), run, and what each kind
 reads and registers.
 
-The web form, the API, the admin, the ``train`` / ``generate`` / ``job`` commands and the
+The API, the admin, the ``train`` / ``generate`` / ``job`` commands and the
 Celery task all come through here; state moves live in ``lifecycle``, the engine's execution
 in ``runner``. A job is enqueued with ``transaction.on_commit`` (no task for a rolled-back
 row) and claimed with a conditional UPDATE (no job runs twice at once). The engine saves

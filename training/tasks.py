@@ -1,7 +1,7 @@
 """Celery tasks: thin callers of ``training.jobs`` and ``training.lifecycle``.
 
 Jobs run on the ``training`` and ``generation`` queues; the sweep of lost jobs runs on
-``default`` (beat), beside lease expiry and exports, so it never waits behind a long job.
+``default`` (beat), beside lease expiry, so it never waits behind a long job.
 """
 
 import logging

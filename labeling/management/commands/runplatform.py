@@ -88,7 +88,7 @@ class Supervised:
 
 
 def worker_commands(python: str, schedule: str) -> list[tuple[list[str], dict]]:
-    """Housekeeping (lease expiry, exports, the sweep of lost jobs) and beat in one worker, and
+    """Housekeeping (lease expiry, the sweep of lost jobs) and beat in one worker, and
     jobs in another, so the housekeeping never waits behind a two-hour job.
 
     Both run their tasks in the worker process itself (``--pool solo``): a prefork pool whose

@@ -50,6 +50,22 @@ def base(db, tiny_path):
 
 
 @pytest.fixture
+def cancel_at_step(monkeypatch):
+    """cancel_at_step(n): the job is cancelled (as by a user) when the engine reports step n."""
+    record = runner.Recorder.__call__
+
+    def patch(n: int):
+        def cancelling(self, step, total, metrics):
+            if step == n:
+                lifecycle.cancel(self.job)
+            return record(self, step, total, metrics)
+
+        monkeypatch.setattr(runner.Recorder, "__call__", cancelling)
+
+    return patch
+
+
+@pytest.fixture
 def campaign(project, make_task, labeler):
     """12 train + 4 validation prompts, each with a demonstration and a ranking of 4."""
     return fill_campaign(project, make_task, labeler, n=16, validation_every=4)
@@ -169,16 +185,9 @@ def test_a_job_is_claimed_once_and_a_cancelled_one_is_not_run(campaign, base, ar
 
 
 @pytest.mark.training
-def test_cancel_is_honoured_within_one_optimizer_step(campaign, base, artifacts, monkeypatch):
+def test_cancel_is_honoured_within_one_optimizer_step(campaign, base, artifacts, cancel_at_step):
     job = jobs.create_job(campaign, "sft", dict(SMALL["sft"], epochs=50), base=base, enqueue=False)
-    record = runner.Recorder.__call__
-
-    def cancel_at_step_3(self, step, total, metrics):
-        if step == 3:
-            lifecycle.cancel(self.job)
-        return record(self, step, total, metrics)
-
-    monkeypatch.setattr(runner.Recorder, "__call__", cancel_at_step_3)
+    cancel_at_step(3)
     job = jobs.run_job(job.pk)
     assert job.status == "cancelled" and job.output_checkpoint is None
     # the engine stopped at the step boundary where it saw the cancel: no step 4
@@ -189,21 +198,14 @@ def test_cancel_is_honoured_within_one_optimizer_step(campaign, base, artifacts,
 @pytest.mark.slow
 @pytest.mark.training
 def test_a_cancelled_launch_stops_its_whole_process_group(
-    campaign, base, artifacts, monkeypatch, settings
+    campaign, base, artifacts, cancel_at_step, settings
 ):
     """A job run under `accelerate launch` (2 gloo processes here) that is cancelled has its
     launcher and both ranks terminated, and registers nothing."""
     settings.PREFLAB_MAX_PROCESSES = 2
     config = {"processes": 2, "lr": 1e-3, "rankings_per_batch": 2, "max_length": 48, "epochs": 20}
     job = jobs.create_job(campaign, "rm", config, base=base, enqueue=False)
-    record = runner.Recorder.__call__
-
-    def cancel_at_step_3(self, step, total, metrics):
-        if step == 3:
-            lifecycle.cancel(self.job)
-        return record(self, step, total, metrics)
-
-    monkeypatch.setattr(runner.Recorder, "__call__", cancel_at_step_3)
+    cancel_at_step(3)
     job = jobs.run_job(job.pk)
     assert job.status == "cancelled" and job.output_checkpoint is None
     assert [row["step"] for row in job.metric_series()] == [1, 2]

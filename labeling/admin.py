@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from . import demonstrations
 from .models import (
     Assignment,
     Demonstration,
@@ -89,13 +90,27 @@ class ResponseAdmin(admin.ModelAdmin):
 
 
 @admin.register(Demonstration)
-class DemonstrationAdmin(admin.ModelAdmin):
+class DemonstrationAdmin(ReadOnlyAdmin):
+    """A labeler's text is their submission, and a verdict is given once, by the review
+    service's rules (a reviewer of the project, not the author; a rejection says why): here
+    as the accept action, or on the review page, where a rejection gets its note."""
+
     list_display = ["id", "prompt_id", "author", "status", "reviewed_by", "created_at"]
     list_filter = ["status", "prompt__project"]
     search_fields = ["text", "author__username", "review_note"]
-    raw_id_fields = ["prompt"]
-    # The labeler's text is their submission; reviewers change only the verdict.
-    readonly_fields = ["prompt", "author", "text", "seconds_spent", "created_at"]
+    actions = ["accept"]
+
+    @admin.action(description="Accept the selected demonstrations", permissions=["view"])
+    def accept(self, request, queryset):
+        accepted = 0
+        for demo in queryset.select_related("prompt__project"):
+            try:
+                demonstrations.review(demo, request.user, accept=True)
+                accepted += 1
+            except demonstrations.DemonstrationError as exc:
+                self.message_user(request, f"demonstration {demo.pk}: {exc}", messages.WARNING)
+        if accepted:
+            self.message_user(request, f"{accepted} demonstration(s) accepted", messages.SUCCESS)
 
 
 class TaskResponseInline(admin.TabularInline):

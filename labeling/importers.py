@@ -15,16 +15,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
 
-from . import assignment_sql, dedup, splits
+from . import dedup, splits
 from .errors import ServiceError
-from .models import MAX_K, MIN_K, Project, Prompt, RankingTask
-from .ranking_tasks import create_ranking_task
-from .rankings import ItemInput, record_ranking
-from .responses import ResponseError, add_response, get_or_create_response
+from .imported_rankings import AlreadyRanked, record_imported_ranking, source_labeler
+from .models import MAX_K, MIN_K, Project, Prompt
+from .responses import ResponseError, add_response
 
 ROLES = {"system", "user", "assistant"}
 CATEGORIES = set(Prompt.Category.values)
@@ -227,17 +224,6 @@ class PromptBook:
         return prompt, True
 
 
-def source_labeler(username: str):
-    """The user a file's preferences are recorded under (no password: cannot log in)."""
-    user_model = get_user_model()
-    user = user_model.objects.filter(username=username).first()
-    if user is None:
-        user = user_model(username=username, is_active=False)
-        user.set_unusable_password()
-        user.save()
-    return user
-
-
 # --- row importers ---------------------------------------------------------------------------
 
 
@@ -383,49 +369,17 @@ class ComparisonRows:
         prompt, _ = self.book.get_or_create(
             text, messages, source_user=_user_id(record), category=_category(record)
         )
-        record_imported_ranking(self.project, prompt, [chosen, rejected], [1, 2], self.labeler)
+        _record(self.project, prompt, [chosen, rejected], [1, 2], self.labeler)
 
 
-def record_imported_ranking(project, prompt, texts, ranks, labeler, likert=None):
-    """An imported ranking is one labeler's ranking of a task, as a collected one is: rows of
-    several labelers for the same prompt and the same responses (in any order) are one task,
-    whose overlap grows by one with each labeler, so agreement, consensus and grouped
-    exports see an imported multi-labeler campaign as they see a collected one."""
-    responses = [get_or_create_response(prompt, t) for t in texts]
-    item_of = {
-        response.id: ItemInput(rank=rank, likert=None if likert is None else likert[i])
-        for i, (response, rank) in enumerate(zip(responses, ranks, strict=True))
-    }
-    task = _imported_task(prompt, set(item_of))
-    if task is not None and task.rankings.filter(labeler=labeler, is_current=True).exists():
-        raise SkipRow("duplicate")
+def _record(project, prompt, texts, ranks, labeler, likert=None) -> None:
+    """record_imported_ranking, its refusals as the row's."""
     try:
-        if task is None:
-            task = create_ranking_task(
-                project,
-                prompt,
-                responses,
-                overlap=1,
-                source=RankingTask.Source.IMPORTED,
-                enforce_project_k=False,
-            )
-        else:
-            RankingTask.objects.filter(pk=task.pk).update(overlap=F("overlap") + 1)
-        # the items in the task's order of its responses, whatever order this row gave
-        task.response_ids = assignment_sql.response_ids(task.pk)
-        record_ranking(task, labeler, [item_of[r] for r in task.response_ids])
+        record_imported_ranking(project, prompt, texts, ranks, labeler, likert)
+    except AlreadyRanked:
+        raise SkipRow("duplicate") from None
     except ServiceError as exc:
         raise RowError(exc.field, exc.message) from exc
-
-
-def _imported_task(prompt, response_ids: set[int]):
-    candidates = RankingTask.objects.filter(
-        prompt=prompt, source=RankingTask.Source.IMPORTED, k=len(response_ids)
-    ).prefetch_related("task_responses")
-    for task in candidates:
-        if {tr.response_id for tr in task.task_responses.all()} == response_ids:
-            return task
-    return None
 
 
 class RankingRows:
@@ -471,7 +425,7 @@ class RankingRows:
         prompt, _ = self.book.get_or_create(
             text, messages, source_user=_user_id(record), category=_category(record)
         )
-        record_imported_ranking(self.project, prompt, texts, ranks, self.labelers[name], likert)
+        _record(self.project, prompt, texts, ranks, self.labelers[name], likert)
 
 
 IMPORTERS = {

@@ -115,3 +115,21 @@ def test_texts_and_derived_keys_cannot_be_edited(client, admin_user, populated):
     answer_after = Response.objects.get(pk=answer.pk)
     assert (answer_after.text, answer_after.text_hash) == (answer.text, answer.text_hash)
     assert client.get(reverse("admin:labeling_prompt_add")).status_code == 403
+
+
+def test_a_demonstration_is_reviewed_by_the_review_service_only(
+    client, admin_user, populated, labeler
+):
+    from labeling.models import Demonstration
+
+    client.force_login(admin_user)
+    demo = Demonstration.objects.get()
+    change = reverse("admin:labeling_demonstration_change", args=[demo.pk])
+    assert client.post(change, {"status": "rejected"}).status_code == 403
+    own = Demonstration.objects.create(prompt=demo.prompt, author=admin_user, text="Mine.")
+    changelist = reverse("admin:labeling_demonstration_changelist")
+    client.post(changelist, {"action": "accept", "_selected_action": [demo.pk, own.pk]})
+    demo.refresh_from_db()
+    own.refresh_from_db()
+    assert demo.status == "accepted" and demo.reviewed_by == admin_user
+    assert own.status == "pending"  # nobody reviews their own demonstration

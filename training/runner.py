@@ -63,66 +63,71 @@ class Heartbeat:
 
 
 class Recorder:
-    """The engine's callback: metric rows appended per step, progress, log tail, stop checks."""
+    """The engine's callback: a metric row per step, progress, log tail, stop checks."""
 
     def __init__(self, job, worker: str, tail: LogTail, heartbeat: Heartbeat | None = None):
         self.job, self.worker, self.tail, self.heartbeat = job, worker, tail, heartbeat
-        self.pending: dict[int, dict] = {}
         self.last_row: tuple[int, dict] | None = None
         self.progress = job.progress
         self.last_log = self.last_poll = 0.0
 
     def __call__(self, step: int, total: int, metrics: dict) -> None:
-        self.check()
+        if self.heartbeat is not None and self.heartbeat.lost.is_set():
+            self.stop()
         values = {k: v for k, v in metrics.items() if is_number(v)}
         if self.last_row and self.last_row[0] == step:  # e.g. a final evaluation of the last step
             values = {**self.last_row[1], **values}
-        self.pending[step] = {**self.pending.get(step, {}), **values}
-        self.last_row = (step, self.pending[step])
+        self.last_row = (step, values)
         self.progress = min(max(step / total if total else 0.0, 0.0), 1.0)
         if step >= total or time.monotonic() - self.last_log >= LOG_EVERY_S:
             self.last_log = time.monotonic()
             shown = " ".join(f"{k}={_fmt(v)}" for k, v in values.items())
             log.info("step %s/%s %s", step, total, shown)
-        # every step is stored before the engine goes on (and before it saves that step's
-        # state): a run killed at any moment leaves no step missing from the series
-        self.flush()
+        # One conditional UPDATE saves the progress and says whether the job still runs here;
+        # only then is the step stored. Every step is stored before the engine goes on (and
+        # before it saves that step's state): a run killed at any moment leaves no gap, and a
+        # step reported again after a resume replaces its row.
+        if not self.save(running_only=True):
+            self.stop()
+        JobMetric.objects.bulk_create(
+            [JobMetric(job_id=self.job.pk, step=step, values=values)],
+            update_conflicts=True,
+            unique_fields=["job", "step"],
+            update_fields=["values"],
+        )
 
     def poll(self) -> None:
         if time.monotonic() - self.last_poll >= POLL_EVERY_S:
             self.last_poll = time.monotonic()
-            self.check()
+            lost = self.heartbeat is not None and self.heartbeat.lost.is_set()
+            if lost or not lifecycle.still_running(self.job.pk, self.worker):
+                self.stop()
 
     def resumed(self, step: int) -> None:
         log.info("resumed from step %s (attempt %s)", step, self.job.attempts)
-        self._update(resumed_from_step=step)
+        TrainingJob.objects.filter(pk=self.job.pk, worker=self.worker).update(
+            resumed_from_step=step
+        )
         self.job.resumed_from_step = step
 
-    def check(self) -> None:
-        lost = self.heartbeat is not None and self.heartbeat.lost.is_set()
-        if lost or not lifecycle.still_running(self.job.pk, self.worker):
-            self.flush(check=False)
-            raise JobStopped()
+    def stop(self):
+        self.save()
+        raise JobStopped()
 
-    def flush(self, check: bool = True) -> None:
-        """Append the pending steps (a step already stored is replaced: a resumed run
-        reports again the steps after its last save) and save progress and the tail."""
-        if self.pending:
-            rows = [
-                JobMetric(job_id=self.job.pk, step=s, values=v) for s, v in self.pending.items()
-            ]
-            JobMetric.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["job", "step"], update_fields=["values"]
-            )
-            self.pending = {}
+    def save(self, running_only: bool = False) -> bool:
+        """Progress and (when it changed) the log tail; ``running_only``: only while the job
+        is running under this worker. True when the row was written."""
         fields = {"progress": self.progress}
         if self.tail.changed:
             self.tail.changed = False
             fields["log_tail"] = self.tail.text()
-        self._update(**fields)
-
-    def _update(self, **fields) -> None:
-        TrainingJob.objects.filter(pk=self.job.pk, worker=self.worker).update(**fields)
+        rows = TrainingJob.objects.filter(pk=self.job.pk, worker=self.worker)
+        if running_only:
+            rows = rows.filter(status=TrainingJob.Status.RUNNING)
+        if rows.update(**fields):
+            return True
+        self.tail.changed = "log_tail" in fields or self.tail.changed  # not written: next time
+        return False
 
 
 def execute(job, worker: str, config, inputs: dict) -> dict:
@@ -148,7 +153,7 @@ def execute(job, worker: str, config, inputs: dict) -> dict:
             log.exception("job %s failed", job.pk)
             raise
         finally:
-            recorder.flush(check=False)
+            recorder.save()
     return result
 
 

@@ -8,7 +8,6 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from labeling.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES
 from labeling.models import (
     MAX_K,
     Demonstration,
@@ -19,6 +18,7 @@ from labeling.models import (
     RankingTask,
     Response,
 )
+from labeling.outputs.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES
 from labeling.vocabulary import SPLITS, DemonstrationStatus
 from training.models import Checkpoint, DatasetSnapshot, TrainingJob
 
@@ -108,7 +108,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         return roles.role_in(_request(self).user, project)
 
     def validate(self, attrs):
-        from labeling import splits
+        from labeling.intake import splits
 
         k_min = attrs.get("k_min", getattr(self.instance, "k_min", 4))
         k_max = attrs.get("k_max", getattr(self.instance, "k_max", 9))

@@ -6,11 +6,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
 
-from labeling import assignment as assignments
-from labeling import ranking_tasks
-from labeling.assignment_sql import project_by_slug, task_with_responses
+from labeling.assignment import engine as assignments
+from labeling.assignment.rankings import ItemInput
+from labeling.assignment.sql import project_by_slug, task_with_responses
+from labeling.intake import ranking_tasks
 from labeling.models import Assignment, Ranking, RankingTask
-from labeling.rankings import ItemInput
 
 from . import filters, permissions
 from . import serializers as s

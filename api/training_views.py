@@ -13,9 +13,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
 
-from labeling import exports
-from labeling.export_formats import jsonl_chunks, write_parquet
 from labeling.models import Project
+from labeling.outputs import exports
+from labeling.outputs.export_formats import jsonl_chunks, write_parquet
 from training import lifecycle
 from training.models import Checkpoint, DatasetSnapshot, TrainingJob
 

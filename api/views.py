@@ -21,9 +21,11 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
 
-from labeling import demonstrations, responses, roles
+from labeling import roles
+from labeling.assignment import demonstrations
 from labeling.errors import ServiceError
-from labeling.importers import PromptBook, SkipRow
+from labeling.intake import responses
+from labeling.intake.importers import PromptBook, SkipRow
 from labeling.models import Demonstration, Prompt, Ranking, Response
 
 from . import filters, permissions
@@ -144,7 +146,7 @@ class ProjectViewSet(
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def agreement(self, request, slug=None):
-        from labeling import agreement
+        from labeling.quality import agreement
 
         project = self.get_object()
         permissions.require_role(request, project, "reviewer", "see agreement")

@@ -4,7 +4,7 @@
         .venv/bin/python bench/agreement.py [--rankings 100000]
 
 Builds (once; reused on later runs) a simulated campaign of about N current rankings
-(overlap 3, K 4..9, 6 labelers + 1 spammer) with ``labeling.simulation``, then times:
+(overlap 3, K 4..9, 6 labelers + 1 spammer) with ``labeling.demo.simulation``, then times:
 - ours: ``compute_document(load(project))``, the uncached path of ``project_agreement``
   (SQL load + every statistic + 1,000 bootstrap resamples), split into load and stats;
 - peers on the same arrays: the ``krippendorff`` package's ordinal alpha, and the
@@ -34,11 +34,11 @@ import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from labeling import agreement_stats as stats  # noqa: E402
-from labeling.agreement import compute_document, load  # noqa: E402
-from labeling.labeler_stats import pair_agreement  # noqa: E402
+from labeling.demo.simulation import SimulationConfig, simulate  # noqa: E402
 from labeling.models import Project, Ranking  # noqa: E402
-from labeling.simulation import SimulationConfig, simulate  # noqa: E402
+from labeling.quality import agreement_stats as stats  # noqa: E402
+from labeling.quality.agreement import compute_document, load  # noqa: E402
+from labeling.quality.labeler_stats import pair_agreement  # noqa: E402
 
 
 def ensure_database():

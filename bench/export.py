@@ -167,9 +167,9 @@ def copy_ceiling(project_id: int) -> dict:
 def child(project_id: int, use_gzip: bool) -> None:
     """Ours, in a fresh process so that ru_maxrss is this export's peak alone."""
     setup_django()
-    from labeling.export_formats import jsonl_chunks
-    from labeling.exports import export_rows
     from labeling.models import Project
+    from labeling.outputs.export_formats import jsonl_chunks
+    from labeling.outputs.exports import export_rows
 
     project = Project.objects.get(pk=project_id)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

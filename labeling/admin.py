@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from . import demonstrations
-from .models import (
+from labeling.assignment import demonstrations
+from labeling.models import (
     Assignment,
     Demonstration,
     Membership,

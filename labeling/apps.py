@@ -7,10 +7,10 @@ class LabelingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import roles
+        from labeling import roles
 
         post_migrate.connect(roles.ensure_groups, sender=self)
-        from . import agreement
+        from labeling.quality import agreement
 
         # Gold edits do not change the agreement cache's fingerprint (see agreement.py).
         post_save.connect(agreement.on_task_saved, sender="labeling.RankingTask")

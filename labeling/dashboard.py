@@ -18,9 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from . import agreement, roles, screening
-from .consensus import consensus_ranks
-from .models import Project, Prompt, RankingItem, RankingTask
+from labeling import roles
+from labeling.models import Project, Prompt, RankingItem, RankingTask
+from labeling.quality import agreement, screening
+from labeling.quality.consensus import consensus_ranks
 
 SORTABLE = {
     "username": "Labeler",

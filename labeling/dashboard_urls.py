@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import dashboard
+from labeling import dashboard
 
 urlpatterns = [
     path("", dashboard.index, name="dashboard"),

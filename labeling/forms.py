@@ -5,8 +5,8 @@ import time
 
 from django import forms
 
-from .demonstrations import MAX_TEXT_CHARS
-from .rankings import MAX_COMMENT_CHARS, ItemInput
+from labeling.assignment.demonstrations import MAX_TEXT_CHARS
+from labeling.assignment.rankings import MAX_COMMENT_CHARS, ItemInput
 
 SKIP_REASONS = [
     ("expertise", "I lack the knowledge to judge this"),

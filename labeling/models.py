@@ -12,7 +12,8 @@ from django.db.models import F, Q
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from . import splits, vocabulary
+from labeling import vocabulary
+from labeling.intake import splits
 
 DEFAULT_FLAGS = list(vocabulary.DEFAULT_FLAGS)
 

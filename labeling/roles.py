@@ -7,8 +7,8 @@ superusers are admins everywhere.
 
 from django.contrib.auth.models import Group
 
-from .models import Membership, Project
-from .vocabulary import ROLE_ORDER
+from labeling.models import Membership, Project
+from labeling.vocabulary import ROLE_ORDER
 
 
 def role_in(user, project: Project) -> str | None:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import assignment
+from labeling.assignment import engine as assignment
 
 
 @shared_task(name="labeling.expire_leases")

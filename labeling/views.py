@@ -13,10 +13,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from . import assignment as engine
-from . import demonstrations, labeler_stats, roles
-from .forms import DemonstrationForm, RankingForm, ReviewForm, SkipForm, flag_label
-from .models import Assignment, Demonstration, Project, Prompt
+from labeling import roles
+from labeling.assignment import demonstrations, engine
+from labeling.forms import DemonstrationForm, RankingForm, ReviewForm, SkipForm, flag_label
+from labeling.models import Assignment, Demonstration, Project, Prompt
+from labeling.quality import labeler_stats
 
 
 def guidelines_html(project):

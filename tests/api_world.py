@@ -32,9 +32,9 @@ def clients(labeler, other_labeler, reviewer, admin_user):
 @pytest.fixture
 def world(project, make_task, labeler, other_labeler, reviewer):
     """A task assigned to and ranked by lena, a second open task, a demonstration of lena's."""
-    from labeling import assignment
+    from labeling.assignment import engine as assignment
+    from labeling.assignment.rankings import ItemInput
     from labeling.models import Demonstration
-    from labeling.rankings import ItemInput
 
     project.overlap = 1
     project.gold_rate = 0

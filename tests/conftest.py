@@ -64,9 +64,9 @@ def admin_user(project):
 @pytest.fixture
 def make_task(project):
     """make_task(k=4, overlap=None, prompt_text=None, **kwargs) -> RankingTask."""
-    from labeling import dedup
+    from labeling.intake import dedup
+    from labeling.intake.ranking_tasks import create_ranking_task
     from labeling.models import Prompt, Response
-    from labeling.ranking_tasks import create_ranking_task
 
     counter = {"n": 0}
 

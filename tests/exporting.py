@@ -6,7 +6,7 @@ from io import StringIO
 
 from django.core.management import call_command
 
-from labeling.rankings import ItemInput, record_ranking
+from labeling.assignment.rankings import ItemInput, record_ranking
 
 
 def rank(task, labeler, ranks):

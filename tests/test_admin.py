@@ -4,7 +4,7 @@ import pytest
 from django.contrib import admin
 from django.urls import reverse
 
-from labeling.rankings import ItemInput, record_ranking
+from labeling.assignment.rankings import ItemInput, record_ranking
 from training.models import Checkpoint, DatasetSnapshot, TrainingJob
 
 pytestmark = pytest.mark.django_db

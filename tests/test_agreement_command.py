@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from labeling.agreement import project_agreement
+from labeling.assignment.rankings import ItemInput, record_ranking
 from labeling.models import Assignment, Ranking
-from labeling.rankings import ItemInput, record_ranking
+from labeling.quality.agreement import project_agreement
 
 KEYS = {
     "pairwise_agreement",

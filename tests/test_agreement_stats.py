@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import kendalltau
 
-from labeling import agreement_stats as stats
-from labeling.agreement_stats import RankingSet
+from labeling.quality import agreement_stats as stats
+from labeling.quality.agreement_stats import RankingSet
 
 
 def two_labelers(a, b):

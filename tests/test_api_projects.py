@@ -23,7 +23,7 @@ def test_matrix_write(clients, world):
 
 
 def test_matrix_agreement(clients, world):
-    pytest.importorskip("labeling.agreement")
+    pytest.importorskip("labeling.quality.agreement")
     url = URL + "campaign/agreement/"
     assert statuses(clients, "get", url) == expect([401, 403, 403, 200, 200])
 

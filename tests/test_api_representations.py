@@ -5,10 +5,10 @@ import pytest
 from rest_framework import serializers
 
 from api import serializers as s
-from labeling import assignment as engine
-from labeling.assignment_sql import task_with_responses
+from labeling.assignment import engine
+from labeling.assignment.rankings import ItemInput, record_ranking
+from labeling.assignment.sql import task_with_responses
 from labeling.models import Prompt, Ranking, RankingTask
-from labeling.rankings import ItemInput, record_ranking
 
 
 def by_fields(serializer_class, instance, **kwargs):

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling import assignment as engine
-from labeling.assignment import SubmissionError
+from labeling.assignment import engine
+from labeling.assignment.engine import SubmissionError
+from labeling.assignment.rankings import ItemInput
 from labeling.models import Assignment, Ranking, RankingItem
-from labeling.rankings import ItemInput
 
 
 def items(k, ranks=None, likert=4):

@@ -10,10 +10,10 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from labeling import assignment as engine
 from labeling import roles
+from labeling.assignment import engine
+from labeling.assignment.rankings import ItemInput
 from labeling.models import Assignment, Ranking
-from labeling.rankings import ItemInput
 
 TASKS = 100
 OVERLAP = 3

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from labeling.consensus import consensus_ranks, pairwise_votes, task_agreement
+from labeling.quality.consensus import consensus_ranks, pairwise_votes, task_agreement
 
 
 def test_single_ranking_is_its_own_consensus():

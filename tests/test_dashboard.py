@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from labeling.simulation import SimulationConfig, simulate
+from labeling.demo.simulation import SimulationConfig, simulate
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""labeling/exports.py: pair expansion, which rankings count, columns and order."""
+"""labeling/outputs/exports.py: pair expansion, which rankings count, columns and order."""
 
 # ruff: noqa: F811 -- pytest fixtures from tests/api_world.py are imported, then requested by name
 
@@ -6,9 +6,9 @@ from math import comb
 
 import pytest
 
-from labeling import exports
+from labeling.assignment.rankings import ItemInput, record_ranking
 from labeling.models import Prompt
-from labeling.rankings import ItemInput, record_ranking
+from labeling.outputs import exports
 
 from .api_world import fast_passwords  # noqa: F401
 from .exporting import rank

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from django.core.management.base import CommandError
 
-from labeling.comparisons import ordered_pairs
 from labeling.models import Ranking, RankingTask
+from labeling.outputs.comparisons import ordered_pairs
 
 from .importing import counts, run, write_jsonl
 

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from labeling.comparisons import pair_count
 from labeling.models import Project, Ranking, RankingTask
+from labeling.outputs.comparisons import pair_count
 
 from .importing import counts, run, write_jsonl
 
@@ -127,8 +127,8 @@ def collected_through_the_api(tmp_path):
 
 
 def summary(project):
-    from labeling.agreement import project_agreement
-    from labeling.exports import ROW_GENERATORS, resolve_options
+    from labeling.outputs.exports import ROW_GENERATORS, resolve_options
+    from labeling.quality.agreement import project_agreement
 
     def rows(**options):
         options = resolve_options("rankings", project, options)

@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labeling import dedup
+from labeling.intake import dedup
 from labeling.models import (
     Assignment,
     Demonstration,

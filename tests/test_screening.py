@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from labeling import screening
+from labeling.assignment.rankings import ItemInput, record_ranking
 from labeling.models import Demonstration, Qualification
-from labeling.rankings import ItemInput, record_ranking
+from labeling.quality import screening
 
 
 def rank(task, user, ranks):
@@ -109,7 +109,7 @@ def test_screening_page_and_decision(client, screened, gold, labeler, reviewer):
 def test_unqualified_labelers_are_served_only_screening_tasks(
     screened, gold, make_task, labeler, reviewer
 ):
-    from labeling import assignment as engine
+    from labeling.assignment import engine
 
     make_task(k=4)  # an ordinary task
     screened.gold_rate = 0.0

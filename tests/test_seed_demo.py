@@ -8,8 +8,8 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 
 from labeling import roles
-from labeling.demo import DEMO_ACCOUNTS, seed_demo
-from labeling.demo_data import PROMPTS, SOURCE_USERS
+from labeling.demo.campaign import DEMO_ACCOUNTS, seed_demo
+from labeling.demo.content import PROMPTS, SOURCE_USERS
 from labeling.models import (
     Demonstration,
     Membership,

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from labeling.agreement import project_agreement
+from labeling.demo.simulation import labeler_ranks
 from labeling.models import Assignment, Project, Ranking, RankingItem, RankingTask
-from labeling.simulation import labeler_ranks
+from labeling.quality.agreement import project_agreement
 
 
 def test_noise_free_labeler_reproduces_the_true_order():

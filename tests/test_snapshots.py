@@ -56,7 +56,7 @@ def test_tampering_is_detected(artifacts, project, make_task, labeler):
 
 
 def test_bad_option_writes_nothing(artifacts, project):
-    from labeling.exports import ExportError
+    from labeling.outputs.exports import ExportError
 
     with pytest.raises(ExportError, match="^split:"):
         create_snapshot(project, "comparisons", {"split": "dev"})

@@ -8,9 +8,9 @@ statement of the round was planned on every request.
 import pytest
 from django.db import connection
 
-from labeling import assignment as engine
+from labeling.assignment import engine
+from labeling.assignment.rankings import ItemInput
 from labeling.models import Project
-from labeling.rankings import ItemInput
 from preflab import sql_rows
 
 pytestmark = [

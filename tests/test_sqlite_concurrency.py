@@ -67,9 +67,10 @@ def scenario():  # pragma: no cover - runs in the subprocess
     from django.db import connection
     from django.test import Client
 
-    from labeling import dedup, roles
+    from labeling import roles
+    from labeling.intake import dedup
+    from labeling.intake.ranking_tasks import create_ranking_task
     from labeling.models import Assignment, Project, Prompt, Ranking, Response
-    from labeling.ranking_tasks import create_ranking_task
 
     assert connection.vendor == "sqlite"
     project = Project.objects.create(slug="load", name="Load", overlap=OVERLAP, gold_rate=0)

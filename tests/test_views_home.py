@@ -2,8 +2,8 @@
 
 from django.urls import reverse
 
-from labeling import assignment as engine
-from labeling.rankings import ItemInput, record_ranking
+from labeling.assignment import engine
+from labeling.assignment.rankings import ItemInput, record_ranking
 
 
 def test_home_lists_queue_and_stats(project, make_task, client, labeler, other_labeler):

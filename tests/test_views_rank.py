@@ -5,7 +5,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from labeling import assignment as engine
+from labeling.assignment import engine
 from labeling.models import Assignment, Ranking
 
 

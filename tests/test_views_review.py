@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from labeling import dedup, demonstrations
+from labeling.assignment import demonstrations
+from labeling.intake import dedup
 from labeling.models import Prompt
 
 

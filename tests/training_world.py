@@ -1,7 +1,7 @@
 """A campaign to train on: prompts with a demonstration and a ranking of 4 each."""
 
+from labeling.assignment.rankings import ItemInput, record_ranking
 from labeling.models import Demonstration
-from labeling.rankings import ItemInput, record_ranking
 
 
 def fill_campaign(project, make_task, labeler, n: int, validation_every: int):

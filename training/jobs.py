@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import transaction
 
 from labeling.errors import ServiceError
+from labeling.intake.ranking_tasks import create_ranking_task
 from labeling.models import Prompt, Response
-from labeling.ranking_tasks import create_ranking_task
 
 from . import lifecycle
 from .models import Checkpoint, TrainingJob
@@ -243,7 +243,7 @@ def sft_inputs(job) -> dict:
 
 
 def reward_inputs(job) -> dict:
-    from labeling.exports import ROW_GENERATORS
+    from labeling.outputs.exports import ROW_GENERATORS
 
     train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
     if not train:
@@ -282,7 +282,7 @@ def register_checkpoint(job, config, result) -> Checkpoint:
 
 def register_generated(job, config, rows) -> None:
     """The sampled responses, and a ranking task per prompt with K of them."""
-    from labeling.responses import get_or_create_response
+    from labeling.intake.responses import get_or_create_response
 
     prompts = _prompts(job)
     by_prompt: dict[int, list[Response]] = {p.pk: [] for p in prompts}

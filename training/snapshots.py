@@ -19,8 +19,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from labeling.export_formats import write_jsonl
-from labeling.exports import ROW_GENERATORS, resolve_options
+from labeling.outputs.export_formats import write_jsonl
+from labeling.outputs.exports import ROW_GENERATORS, resolve_options
 
 from .models import DatasetSnapshot
 
@@ -46,7 +46,7 @@ def _content_hash(manifest: bytes, data_digest: bytes) -> str:
 def create_snapshot(project, kind: str, options: dict | None = None, *, created_by=None):
     """Freeze an export; returns the (possibly already existing) DatasetSnapshot.
 
-    Raises ``labeling.exports.ExportError`` for a bad option.
+    Raises ``labeling.outputs.exports.ExportError`` for a bad option.
     """
     options = resolve_options(kind, project, dict(options or {}))
     manifest = _manifest_bytes(project, kind, options)

@@ -4,9 +4,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.export_formats import FORMATS, jsonl_chunks
-from labeling.exports import ROW_GENERATORS, ExportError, export_to_path, resolve_options
 from labeling.models import Project
+from labeling.outputs.export_formats import FORMATS, jsonl_chunks
+from labeling.outputs.exports import ROW_GENERATORS, ExportError, export_to_path, resolve_options
 from labeling.vocabulary import SPLITS
 
 

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.importers import ImportFailed, run_import
+from labeling.intake.importers import ImportFailed, run_import
 
 
 class ImportCommand(BaseCommand):

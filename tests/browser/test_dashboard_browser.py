@@ -5,9 +5,9 @@ import os
 import pytest
 from django.contrib.auth import get_user_model
 
-from labeling.demo import PROJECT_SLUG, seed_demo
+from labeling.demo.campaign import PROJECT_SLUG, seed_demo
+from labeling.demo.simulation import SimulationConfig, simulate
 from labeling.models import Project, Qualification
-from labeling.simulation import SimulationConfig, simulate
 
 pytestmark = pytest.mark.browser
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.contrib.sessions.models import Session
 
-from labeling import assignment as engine
-from labeling import dedup
+from labeling.assignment import engine
+from labeling.intake import dedup
 from labeling.models import Assignment, Demonstration, Prompt, Ranking
 
 from .conftest import PHONE
@@ -215,7 +215,7 @@ def test_ranking_page_fits_the_screen(new_page, login, project, make_task, label
 
 
 def test_reviewer_rejects_with_a_note(page, login, project, labeler, reviewer):
-    from labeling import demonstrations
+    from labeling.assignment import demonstrations
 
     text = "Name a planet."
     prompt = Prompt.objects.create(project=project, text=text, dedup_key=dedup.dedup_key(text, 200))

@@ -3,8 +3,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.agreement import project_agreement
 from labeling.models import Project, Prompt
+from labeling.quality.agreement import project_agreement
 
 
 def parse_date(value: str):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from labeling.intake.ranking_tasks import TaskError, build_tasks
 from labeling.models import Project
-from labeling.ranking_tasks import TaskError, build_tasks
 
 
 def k_range(value: str) -> tuple[int, int]:

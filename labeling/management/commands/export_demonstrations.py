@@ -1,5 +1,5 @@
-from labeling.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES
 from labeling.management.export_command import ExportCommand
+from labeling.outputs.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES
 
 
 class Command(ExportCommand):

@@ -2,6 +2,6 @@ from labeling.management.import_command import ImportCommand
 
 
 class Command(ImportCommand):
-    help = "Import comparisons into a project (one transaction; see labeling/importers.py)."
+    help = "Import comparisons into a project (one transaction; see labeling/intake/importers.py)."
     kind = "comparisons"
     takes_labeler = True

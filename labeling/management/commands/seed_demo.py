@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from labeling.demo import DEMO_ACCOUNTS, PROJECT_SLUG, seed_demo
+from labeling.demo.campaign import DEMO_ACCOUNTS, PROJECT_SLUG, seed_demo
 from labeling.models import Demonstration, Project, RankingTask, Response
 
 URL = "http://127.0.0.1:8000/"

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from labeling.demo.simulation import SimulationConfig, simulate
 from labeling.models import Project
-from labeling.simulation import SimulationConfig, simulate
 
 
 def noise_list(value: str) -> list[float]:

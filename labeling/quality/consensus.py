@@ -17,7 +17,7 @@ of an arbitrary lock-in order.
 
 import numpy as np
 
-from . import agreement_stats as stats
+from labeling.quality import agreement_stats as stats
 
 
 def _matrix(rank_lists) -> np.ndarray:

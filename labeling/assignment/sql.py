@@ -16,10 +16,9 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from labeling.models import Project, RankingTask
 from preflab.sql_rows import cursor as sql_cursor
 from preflab.sql_rows import instance
-
-from .models import Project, RankingTask
 
 SERVED = "('labeling', 'evaluation')"  # RankingTask sources served to labelers
 HELD = "('active', 'submitted')"  # statuses counted in RankingTask.n_held
@@ -224,7 +223,7 @@ def lock_assignment(user_id: int, *, assignment_id=None, task_id=None, submissio
     Returns (assignment, role, own_ranking_id, current, (key_ranking_id, key_assignment_id))
     with current = (id, version) or None; None when the labeler holds no such assignment.
     """
-    from .models import Assignment
+    from labeling.models import Assignment
 
     where, param = ("a.id", assignment_id) if assignment_id is not None else ("a.task_id", task_id)
     columns = [f"a.{c}" for c in _ASSIGNMENT] + [f"t.{c}" for c in _TASK]
@@ -274,7 +273,7 @@ _PROMPT_BODY = ("id", "text", "messages", "category")
 def task_with_responses(task_id: int):
     """The task with its prompt and its responses in position order (``task_responses``
     prefetched, each with its ``response``), in one statement: what `next` shows."""
-    from .models import Prompt, Response, TaskResponse
+    from labeling.models import Prompt, Response, TaskResponse
 
     columns = [f"t.{c}" for c in _TASK_BODY] + [f"p.{c}" for c in _PROMPT_BODY]
     columns += ["tr.id", "tr.position", "r.id", "r.text"]

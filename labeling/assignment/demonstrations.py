@@ -14,9 +14,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import roles
-from .errors import ServiceError
-from .models import Demonstration, Project, Prompt
+from labeling import roles
+from labeling.errors import ServiceError
+from labeling.models import Demonstration, Project, Prompt
 
 Status = Demonstration.Status
 DEMONSTRATIONS_PER_PROMPT = 1

@@ -7,7 +7,7 @@ no pair. Ranks follow the export convention: 1 = best, equal ranks = tie.
 from collections.abc import Sequence
 from math import comb
 
-from .errors import ServiceError
+from labeling.errors import ServiceError
 
 
 def ordered_pairs(ranks: Sequence[int]) -> list[tuple[int, int]]:

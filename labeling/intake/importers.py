@@ -17,11 +17,11 @@ from pathlib import Path
 
 from django.db import transaction
 
-from . import dedup, splits
-from .errors import ServiceError
-from .imported_rankings import AlreadyRanked, record_imported_ranking, source_labeler
-from .models import MAX_K, MIN_K, Project, Prompt
-from .responses import ResponseError, add_response
+from labeling.errors import ServiceError
+from labeling.intake import dedup, splits
+from labeling.intake.imported_rankings import AlreadyRanked, record_imported_ranking, source_labeler
+from labeling.intake.responses import ResponseError, add_response
+from labeling.models import MAX_K, MIN_K, Project, Prompt
 
 ROLES = {"system", "user", "assistant"}
 CATEGORIES = set(Prompt.Category.values)
@@ -402,7 +402,7 @@ class RankingRows:
         ranks = record.get("ranks")
         if not isinstance(ranks, list):
             raise RowError("ranks", "must be a list")
-        from .comparisons import validate_ranks
+        from labeling.outputs.comparisons import validate_ranks
 
         try:
             ranks = validate_ranks(ranks, len(texts), allow_ties=True)

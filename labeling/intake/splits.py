@@ -7,7 +7,7 @@ imports, machines or Python versions.
 
 import hashlib
 
-from .vocabulary import SPLITS as SPLIT_ORDER
+from labeling.vocabulary import SPLITS as SPLIT_ORDER
 
 DEFAULT_FRACTIONS = dict(zip(SPLIT_ORDER, (0.8, 0.1, 0.1), strict=True))
 

@@ -29,7 +29,7 @@ HUMAN = "human-draft"  # imitates a quick human-written draft
 
 MODELS = (GPT3, SFT, PPO, PTX, HUMAN)
 
-# Ten fictional prompt writers; their ids fix their split (see labeling.splits).
+# Ten fictional prompt writers; their ids fix their split (see labeling.intake.splits).
 SOURCE_USERS = (
     "amara.okafor",
     "bjorn.lindqvist",

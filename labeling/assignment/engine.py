@@ -35,11 +35,11 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from . import assignment_sql as sql
-from . import screening
-from .errors import ServiceError
-from .models import Assignment, Project, Ranking, RankingTask
-from .rankings import ItemInput, RankingError, record_ranking
+from labeling.assignment import sql
+from labeling.assignment.rankings import ItemInput, RankingError, record_ranking
+from labeling.errors import ServiceError
+from labeling.models import Assignment, Project, Ranking, RankingTask
+from labeling.quality import screening
 
 # Tasks built for labelers; imported preferences are already ranked and never served.
 SERVED_SOURCES = [RankingTask.Source.LABELING, RankingTask.Source.EVALUATION]

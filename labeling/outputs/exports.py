@@ -26,8 +26,7 @@ from itertools import groupby
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from .comparisons import ordered_pairs
-from .models import (
+from labeling.models import (
     Demonstration,
     Project,
     Prompt,
@@ -37,7 +36,8 @@ from .models import (
     Response,
     TaskResponse,
 )
-from .vocabulary import SPLITS, DemonstrationStatus
+from labeling.outputs.comparisons import ordered_pairs
+from labeling.vocabulary import SPLITS, DemonstrationStatus
 
 KINDS = ("comparisons", "rankings", "demonstrations")
 DEMONSTRATION_STATUSES = (*DemonstrationStatus.values, "all")
@@ -109,7 +109,7 @@ def export_rows(kind: str, project: Project, **options) -> Iterator[dict]:
 
 
 def arrow_schema(kind: str, options: dict):
-    from .export_formats import schema
+    from labeling.outputs.export_formats import schema
 
     return schema(
         kind,
@@ -120,7 +120,7 @@ def arrow_schema(kind: str, options: dict):
 
 def export_to_path(kind, project, path, *, file_format="jsonl", gzip=False, **options) -> int:
     """Write an export to a file (or a folder for ``hf``); returns the number of rows."""
-    from .export_formats import write
+    from labeling.outputs.export_formats import write
 
     options = resolve_options(kind, project, options)
     rows = ROW_GENERATORS[kind](project, **options)
@@ -279,7 +279,7 @@ def _task_groups(project, *, split, include_gold, consensus, min_agreement, conv
     if not consensus and min_agreement is None:
         yield from groups
         return
-    from . import consensus as consensus_module
+    from labeling.quality import consensus as consensus_module
 
     for task_id, rankings in groupby(groups, key=lambda g: g[1]):
         rankings = list(rankings)  # at most the task's overlap

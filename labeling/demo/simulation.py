@@ -21,8 +21,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from . import dedup, roles, splits
-from .models import (
+from labeling import roles
+from labeling.intake import dedup, splits
+from labeling.models import (
     Assignment,
     Project,
     Prompt,

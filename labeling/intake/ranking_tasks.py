@@ -4,8 +4,8 @@ import random
 
 from django.db import transaction
 
-from .errors import ServiceError
-from .models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response, TaskResponse
+from labeling.errors import ServiceError
+from labeling.models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response, TaskResponse
 
 
 class TaskError(ServiceError):
@@ -48,7 +48,7 @@ def create_ranking_task(
     if len({r.id for r in responses}) != k:
         raise TaskError("responses", "the same response appears twice")
     if is_gold:
-        from .comparisons import validate_ranks
+        from labeling.outputs.comparisons import validate_ranks
 
         gold_ranks = validate_ranks(gold_ranks or [], k, allow_ties=project.allow_ties)
     with transaction.atomic():

@@ -1,8 +1,8 @@
 """Candidate responses: a prompt has each text once (the text's hash keys it)."""
 
-from . import dedup
-from .errors import ServiceError
-from .models import Response
+from labeling.errors import ServiceError
+from labeling.intake import dedup
+from labeling.models import Response
 
 
 class ResponseError(ServiceError):

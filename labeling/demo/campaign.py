@@ -11,12 +11,12 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from . import roles
-from .demo_data import HUMAN, PROMPTS
-from .importers import PromptBook, SkipRow
-from .models import Demonstration, Project, Prompt, Response
-from .ranking_tasks import build_tasks
-from .responses import get_or_create_response
+from labeling import roles
+from labeling.demo.content import HUMAN, PROMPTS
+from labeling.intake.importers import PromptBook, SkipRow
+from labeling.intake.ranking_tasks import build_tasks
+from labeling.intake.responses import get_or_create_response
+from labeling.models import Demonstration, Project, Prompt, Response
 
 PROJECT_SLUG = "demo"
 PROJECT_NAME = "Demo campaign"

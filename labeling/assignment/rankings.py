@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import assignment_sql as sql
-from .comparisons import RanksError, validate_ranks
-from .errors import ServiceError
-from .models import Ranking, RankingItem, RankingTask
+from labeling.assignment import sql
+from labeling.errors import ServiceError
+from labeling.models import Ranking, RankingItem, RankingTask
+from labeling.outputs.comparisons import RanksError, validate_ranks
 
 LOOK_UP = object()  # record_ranking: read the labeler's current ranking of the task itself
 MAX_COMMENT_CHARS = 5000

@@ -11,9 +11,8 @@ from datetime import datetime, time
 
 from django.utils import timezone
 
-from . import assignment as engine
-from . import demonstrations
-from .models import Assignment, Demonstration, Project, Ranking, RankingItem
+from labeling.assignment import demonstrations, engine
+from labeling.models import Assignment, Demonstration, Project, Ranking, RankingItem
 
 RECENT = 200
 

@@ -16,9 +16,8 @@ Until qualified, a labeler gets only screening tasks: the project's gold tasks
 import numpy as np
 from django.db import transaction
 
-from . import agreement_stats as stats
-from . import roles
-from .models import (
+from labeling import roles
+from labeling.models import (
     Demonstration,
     Membership,
     Project,
@@ -28,6 +27,7 @@ from .models import (
     RankingTask,
     TaskResponse,
 )
+from labeling.quality import agreement_stats as stats
 
 
 class ScreeningError(ValueError):

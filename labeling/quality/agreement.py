@@ -27,8 +27,7 @@ from django.db.models import Count, Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from . import agreement_stats as stats
-from .models import (
+from labeling.models import (
     LIKERT_MAX,
     Assignment,
     Project,
@@ -37,6 +36,7 @@ from .models import (
     RankingTask,
     TaskResponse,
 )
+from labeling.quality import agreement_stats as stats
 
 CACHE_SECONDS = 300
 _RESPONSE_BITS = 2**40  # (task index, response id) packed into one int64 key

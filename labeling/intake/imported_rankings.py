@@ -4,11 +4,11 @@ recorded as a collected one is (the row importers in ``importers.py`` call these
 from django.contrib.auth import get_user_model
 from django.db.models import F
 
-from . import assignment_sql
-from .models import RankingTask
-from .ranking_tasks import create_ranking_task
-from .rankings import ItemInput, record_ranking
-from .responses import get_or_create_response
+from labeling.assignment import sql as assignment_sql
+from labeling.assignment.rankings import ItemInput, record_ranking
+from labeling.intake.ranking_tasks import create_ranking_task
+from labeling.intake.responses import get_or_create_response
+from labeling.models import RankingTask
 
 
 class AlreadyRanked(Exception):

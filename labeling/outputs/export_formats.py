@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .vocabulary import SPLITS
+from labeling.vocabulary import SPLITS
 
 FORMATS = ("jsonl", "parquet", "hf")
 BATCH_ROWS = 10_000

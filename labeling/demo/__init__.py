@@ -1,0 +1,1 @@
+"""The demo campaign: its written content, seeding and simulated labelers."""

@@ -1,0 +1,1 @@
+"""Getting data in: imported files, prompt de-duplication and splits, responses, ranking tasks."""

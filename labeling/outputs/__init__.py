@@ -1,0 +1,1 @@
+"""Getting data out: pairwise comparisons and exports in their file formats."""

@@ -1,0 +1,1 @@
+"""Quality: agreement statistics, consensus, screening, labelers' own numbers."""

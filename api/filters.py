@@ -3,6 +3,8 @@
 import django_filters as filters
 from django.contrib.auth import get_user_model
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from labeling.models import Demonstration, Prompt, Ranking, RankingTask, Response
@@ -32,10 +34,19 @@ class PromptFilter(filters.FilterSet):
 
 class ResponseFilter(filters.FilterSet):
     project = filters.CharFilter(field_name="prompt__project__slug")
+    # a checkpoint by id, as before: an unknown id is a 400, not an empty page
+    checkpoint = filters.ModelChoiceFilter(
+        field_name="checkpoint_id", queryset=Checkpoint.objects.all(), method="filter_checkpoint"
+    )
 
     class Meta:
         model = Response
         fields = ["project", "prompt", "origin", "model_name", "checkpoint"]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def filter_checkpoint(self, queryset, name, value):
+        # Response.checkpoint_id is a plain column (labeling has no foreign key into training)
+        return queryset.filter(**{name: value.pk})
 
 
 class TaskFilter(filters.FilterSet):

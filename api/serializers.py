@@ -7,18 +7,21 @@ foreign id is "does not exist" on that field, never a hint that it exists elsewh
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
+from labeling.assignment.records import RankingRecord, TaskRecord
+from labeling.checks import has_nul
+from labeling.intake import prompts
 from labeling.models import (
     MAX_K,
     Demonstration,
     Project,
     Prompt,
     Ranking,
-    RankingItem,
     RankingTask,
     Response,
 )
-from labeling.outputs.exports import DEMONSTRATION_STATUSES, DEMONSTRATION_STYLES
+from labeling.outputs import options as export_options
 from labeling.vocabulary import SPLITS, DemonstrationStatus
 from training.models import Checkpoint, DatasetSnapshot, TrainingJob
 
@@ -29,17 +32,6 @@ MAX_BULK = 1000
 
 def _request(serializer):
     return serializer.context["request"]
-
-
-def has_nul(value) -> bool:
-    """PostgreSQL text and jsonb cannot hold NUL characters: a query with one fails."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
-    return False
 
 
 def no_nul(value):
@@ -89,62 +81,62 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
         )  # fmt: skip
 
 
-class ProjectSerializer(serializers.ModelSerializer):
-    role = serializers.SerializerMethodField(help_text="The caller's role in this project.")
+def _help(name: str) -> str:
+    return str(Project._meta.get_field(name).help_text)
 
-    class Meta:
-        model = Project
-        fields = [
-            "id", "slug", "name", "guidelines", "k_min", "k_max", "overlap", "allow_ties",
-            "gold_rate", "lease_minutes", "likert_max", "flags", "split_fractions",
-            "prompt_cap_per_user", "dedup_prefix_chars", "min_seconds_per_task", "created_at",
-            "role",
-        ]  # fmt: skip
-        read_only_fields = ["id", "created_at", "role"]
+
+class ProjectSerializer(serializers.Serializer):
+    """A project's settings, parsed to their types; ``labeling.projects`` checks every rule
+    (create and update go through it), so no bound is repeated here."""
+
+    id = serializers.IntegerField(read_only=True)
+    slug = serializers.CharField(
+        allow_blank=True, help_text="Letters, digits, hyphens and underscores; unique."
+    )
+    name = serializers.CharField(allow_blank=True)
+    guidelines = serializers.CharField(
+        required=False, allow_blank=True, help_text=_help("guidelines")
+    )
+    k_min = serializers.IntegerField(required=False, help_text="Fewest responses in a task.")
+    k_max = serializers.IntegerField(required=False, help_text="Most responses in a task.")
+    overlap = serializers.IntegerField(required=False, help_text=_help("overlap"))
+    allow_ties = serializers.BooleanField(required=False)
+    gold_rate = serializers.FloatField(required=False, help_text=_help("gold_rate"))
+    lease_minutes = serializers.IntegerField(required=False)
+    likert_max = serializers.IntegerField(required=False, help_text=_help("likert_max"))
+    flags = serializers.JSONField(
+        required=False, help_text="The flag names labelers may tick: a list of strings."
+    )
+    split_fractions = serializers.JSONField(
+        required=False, help_text='Share of source users per split: {"train": 0.8, ...}.'
+    )
+    prompt_cap_per_user = serializers.IntegerField(
+        required=False, help_text=_help("prompt_cap_per_user")
+    )
+    dedup_prefix_chars = serializers.IntegerField(
+        required=False, help_text=_help("dedup_prefix_chars")
+    )
+    min_seconds_per_task = serializers.IntegerField(
+        required=False, help_text=_help("min_seconds_per_task")
+    )
+    created_at = serializers.DateTimeField(read_only=True)
+    role = serializers.SerializerMethodField(help_text="The caller's role in this project.")
 
     def get_role(self, project) -> str | None:
         from labeling import roles
 
         return roles.role_in(_request(self).user, project)
 
-    def validate(self, attrs):
-        from labeling.intake import splits
-
-        k_min = attrs.get("k_min", getattr(self.instance, "k_min", 4))
-        k_max = attrs.get("k_max", getattr(self.instance, "k_max", 9))
-        if not 2 <= k_min <= k_max <= MAX_K:
-            raise serializers.ValidationError({"k_max": [f"need 2 <= k_min <= k_max <= {MAX_K}"]})
-        if "split_fractions" in attrs:
-            if not isinstance(attrs["split_fractions"], dict) or has_nul(attrs["split_fractions"]):
-                raise serializers.ValidationError({"split_fractions": ["must be an object"]})
-            try:
-                splits.validate_fractions(attrs["split_fractions"])
-            except (TypeError, ValueError) as exc:
-                raise serializers.ValidationError(
-                    {"split_fractions": [str(exc).removeprefix("split_fractions: ")]}
-                ) from exc
-        if "flags" in attrs and not (
-            isinstance(attrs["flags"], list)
-            and all(isinstance(f, str) for f in attrs["flags"])
-            and not has_nul(attrs["flags"])
-        ):
-            raise serializers.ValidationError({"flags": ["must be a list of strings"]})
-        for name, low, high in (("gold_rate", 0, 1), ("likert_max", 2, 7), ("overlap", 1, None)):
-            value = attrs.get(name)
-            if value is not None and (value < low or (high is not None and value > high)):
-                bound = f"{low}..{high}" if high is not None else f">= {low}"
-                raise serializers.ValidationError({name: [f"must be {bound}"]})
-        if attrs.get("lease_minutes") is not None and attrs["lease_minutes"] < 1:
-            raise serializers.ValidationError({"lease_minutes": ["must be >= 1"]})
-        return attrs
-
 
 class MessageSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=["system", "user", "assistant"])
-    content = serializers.CharField(trim_whitespace=False)
+    role = serializers.ChoiceField(choices=prompts.ROLES)
+    content = serializers.CharField(trim_whitespace=False, allow_blank=True)
 
 
 class PromptSerializer(serializers.ModelSerializer):
+    """A prompt parsed; its rules (text or messages, the user's last turn, metadata an
+    object, dedup, the per-user cap) are PromptBook's, which the create view calls."""
+
     project = ScopedSlugField(role="labeler")
     messages = MessageSerializer(many=True, required=False, allow_null=True)
 
@@ -158,26 +150,26 @@ class PromptSerializer(serializers.ModelSerializer):
         # Uniqueness is decided by the dedup rules in create(), not by the model validators.
         validators = []
 
-    def validate_metadata(self, value):
-        return json_object(value)
 
-    def validate(self, attrs):
-        text, messages = attrs.get("text", ""), attrs.get("messages") or None
-        if not text.strip() and not messages:
-            raise serializers.ValidationError({"text": ["give the prompt text or its messages"]})
-        if messages:
-            if text:
-                raise serializers.ValidationError({"text": ["give text or messages, not both"]})
-            if messages[-1]["role"] != "user":
-                raise serializers.ValidationError(
-                    {"messages": ["the last message must be the user's (the prompt to answer)"]}
-                )
-            attrs["messages"] = [dict(m) for m in messages]
-        return attrs
+class CheckpointIdField(serializers.PrimaryKeyRelatedField):
+    """A checkpoint by id, kept as the bare id: ``Response.checkpoint_id`` is a plain column
+    (labeling has no foreign key into training), so the API checks that the checkpoint
+    exists, with the errors a related field gives."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Checkpoint.objects.all())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data).pk
 
 
 class ResponseSerializer(serializers.ModelSerializer):
     prompt = ScopedPrimaryKeyField(Prompt, "project", role="labeler")
+    checkpoint = CheckpointIdField(
+        source="checkpoint_id", required=False, allow_null=True,
+        help_text="The checkpoint that generated it, if one did.",
+    )  # fmt: skip
 
     class Meta:
         model = Response
@@ -197,37 +189,45 @@ DATETIME = serializers.DateTimeField()
 
 class TaskResponseSerializer(serializers.Serializer):
     position = serializers.IntegerField()
-    id = serializers.IntegerField(source="response.id")
-    text = serializers.CharField(source="response.text")
+    id = serializers.IntegerField()
+    text = serializers.CharField()
 
 
-class TaskPromptSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Prompt
-        fields = ["id", "text", "messages", "category"]
+class TaskPromptSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    messages = serializers.ListField(child=serializers.DictField(), allow_null=True)
+    category = serializers.CharField()
 
 
-class RankingTaskSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    prompt = TaskPromptSerializer(read_only=True)
-    responses = TaskResponseSerializer(source="task_responses", many=True, read_only=True)
+class RankingTaskSerializer(serializers.Serializer):
+    """A ``TaskRecord`` (labeling/assignment/records.py); a RankingTask is shown as its
+    record. ``is_gold`` and ``gold_ranks`` only for those the context's ``sees_gold`` allows."""
 
-    class Meta:
-        model = RankingTask
-        fields = [
-            "id", "project", "prompt", "k", "overlap", "source", "is_gold", "gold_ranks",
-            "responses", "created_at",
-        ]  # fmt: skip
+    id = serializers.IntegerField()
+    project = serializers.SlugField(help_text="The project's slug.")
+    prompt = TaskPromptSerializer()
+    k = serializers.IntegerField()
+    overlap = serializers.IntegerField()
+    source = serializers.ChoiceField(choices=RankingTask.Source.choices)
+    is_gold = serializers.BooleanField(required=False)
+    gold_ranks = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True, required=False
+    )
+    responses = TaskResponseSerializer(many=True, help_text="In canonical position order.")
+    created_at = serializers.DateTimeField()
 
     def to_representation(self, task):
         # By hand, what the fields above give (test_api_representations checks it): tasks
         # are shown on every `next`, and DRF builds its field objects anew for each one.
+        if isinstance(task, RankingTask):
+            task = TaskRecord.of(task)
         prompt = task.prompt
         data = {
-            "id": task.pk,
-            "project": task.project.slug,
+            "id": task.id,
+            "project": task.project,
             "prompt": {
-                "id": prompt.pk,
+                "id": prompt.id,
                 "text": prompt.text,
                 "messages": prompt.messages,
                 "category": prompt.category,
@@ -241,8 +241,7 @@ class RankingTaskSerializer(serializers.ModelSerializer):
         if sees_gold is not None and sees_gold(task.project_id):
             data["is_gold"], data["gold_ranks"] = task.is_gold, task.gold_ranks
         data["responses"] = [
-            {"position": item.position, "id": item.response.pk, "text": item.response.text}
-            for item in task.task_responses.all()
+            {"position": item.position, "id": item.id, "text": item.text} for item in task.responses
         ]
         data["created_at"] = DATETIME.to_representation(task.created_at)
         return data
@@ -307,7 +306,7 @@ class NextAssignmentSerializer(serializers.Serializer):
         held = body["assignment"]
         return {
             "assignment": {
-                "id": held.pk,
+                "id": held.id,
                 "status": held.status,
                 "leased_at": DATETIME.to_representation(held.leased_at),
                 "expires_at": DATETIME.to_representation(held.expires_at),
@@ -317,46 +316,53 @@ class NextAssignmentSerializer(serializers.Serializer):
         }
 
 
-class RankingItemSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = RankingItem
-        fields = ["response", "rank", "likert", "flags"]
+class RankingItemSerializer(serializers.Serializer):
+    response = serializers.IntegerField(help_text="The response's id.")
+    rank = serializers.IntegerField()
+    likert = serializers.IntegerField(allow_null=True)
+    flags = serializers.ListField(child=serializers.CharField())
 
 
-class RankingSerializer(serializers.ModelSerializer):
-    labeler = serializers.SlugRelatedField(
-        slug_field=get_user_model().USERNAME_FIELD, read_only=True
+class RankingSerializer(serializers.Serializer):
+    """A ``RankingRecord`` (labeling/assignment/records.py); a Ranking is shown as its record."""
+
+    id = serializers.IntegerField()
+    task = serializers.IntegerField(help_text="The task's id.")
+    labeler = serializers.CharField(help_text="The labeler's username.")
+    version = serializers.IntegerField()
+    supersedes = serializers.IntegerField(
+        allow_null=True, help_text="The ranking this one replaced."
     )
-    items = RankingItemSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Ranking
-        fields = [
-            "id", "task", "labeler", "version", "supersedes", "is_current", "all_unacceptable",
-            "comment", "seconds_spent", "submitted_at", "items",
-        ]  # fmt: skip
+    is_current = serializers.BooleanField()
+    all_unacceptable = serializers.BooleanField()
+    comment = serializers.CharField(allow_blank=True)
+    seconds_spent = serializers.FloatField()
+    submitted_at = serializers.DateTimeField()
+    items = RankingItemSerializer(many=True, help_text="Best first.")
 
     def to_representation(self, ranking):
         # By hand, what the fields above give (test_api_representations): one per submit.
+        if isinstance(ranking, Ranking):
+            ranking = RankingRecord.of(ranking)
         return {
-            "id": ranking.pk,
-            "task": ranking.task_id,
-            "labeler": ranking.labeler.get_username(),
+            "id": ranking.id,
+            "task": ranking.task,
+            "labeler": ranking.labeler,
             "version": ranking.version,
-            "supersedes": ranking.supersedes_id,
+            "supersedes": ranking.supersedes,
             "is_current": ranking.is_current,
             "all_unacceptable": ranking.all_unacceptable,
             "comment": ranking.comment,
-            "seconds_spent": float(ranking.seconds_spent),
+            "seconds_spent": ranking.seconds_spent,
             "submitted_at": DATETIME.to_representation(ranking.submitted_at),
             "items": [
                 {
-                    "response": item.response_id,
+                    "response": item.response,
                     "rank": item.rank,
                     "likert": item.likert,
                     "flags": item.flags,
                 }
-                for item in ranking.items.all()
+                for item in ranking.items
             ],
         }
 
@@ -369,7 +375,7 @@ class DemonstrationSerializer(serializers.ModelSerializer):
     reviewed_by = serializers.SlugRelatedField(
         slug_field=get_user_model().USERNAME_FIELD, read_only=True
     )
-    seconds_spent = serializers.FloatField(required=False, min_value=0, max_value=1e7)
+    seconds_spent = serializers.FloatField(required=False)
 
     class Meta:
         model = Demonstration
@@ -378,7 +384,8 @@ class DemonstrationSerializer(serializers.ModelSerializer):
             "reviewed_at", "seconds_spent", "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "review_note", "reviewed_at", "created_at"]
-        # the rules (one per author and prompt, the length limit) are the service's
+        # the rules (one per author and prompt, the length limit, the time's range) are the
+        # service's
         extra_kwargs = {"text": {"trim_whitespace": False, "allow_blank": True}}
 
 
@@ -387,6 +394,51 @@ class ReviewSerializer(serializers.Serializer):
         choices=[DemonstrationStatus.ACCEPTED, DemonstrationStatus.REJECTED]
     )
     review_note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# --- export options: one field per ExportOptions field (labeling/outputs/options.py) ---------
+
+
+def export_option_field(spec: export_options.OptionSpec) -> serializers.Field:
+    """An option's API field: its type, allowed values and help. No default: an option left
+    out is left to ExportOptions, whose default is the kind's."""
+    kinds = [kind for kind in export_options.KINDS if spec in export_options.option_specs(kind)]
+    help_text = spec.help
+    if len(kinds) < len(export_options.KINDS):
+        help_text += f" ({' and '.join(kinds)} only)"
+    common = {"required": False, "allow_null": spec.nullable, "help_text": help_text}
+    if spec.type is bool:
+        field = serializers.BooleanField(**common)
+        field.default_empty_html = empty  # left out of a query string: not given, not false
+        return field
+    if spec.type is float:
+        low, high = spec.bounds or (None, None)
+        return serializers.FloatField(min_value=low, max_value=high, **common)
+    return serializers.ChoiceField(choices=spec.choices, **common)
+
+
+def export_option_fields() -> dict[str, serializers.Field]:
+    """The options of every kind: which ones a kind takes is the service's to check."""
+    return {spec.name: export_option_field(spec) for spec in export_options.option_specs()}
+
+
+class ExportOptionsSerializer(serializers.Serializer):
+    """Export options as a JSON object (snapshot and job bodies); read back as stored."""
+
+    def get_fields(self):
+        return export_option_fields()
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["not an export option"] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+    def to_representation(self, instance):
+        return dict(instance)
 
 
 class CheckpointSerializer(serializers.ModelSerializer):
@@ -409,7 +461,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         queryset=Checkpoint.objects.all(), required=False, write_only=True,
         help_text="PPO: the reward model (an rm checkpoint) to optimise against.",
     )  # fmt: skip
-    snapshot_options = serializers.DictField(
+    snapshot_options = ExportOptionsSerializer(
         required=False, write_only=True, help_text="Export options when a snapshot is frozen."
     )
     metrics = serializers.SerializerMethodField(
@@ -440,12 +492,13 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     def validate_config(self, value):
         return json_object(value)
 
-    def validate_snapshot_options(self, value):
-        return json_object(value)
-
 
 class SnapshotSerializer(serializers.ModelSerializer):
     project = ScopedSlugField(role="labeler")
+    options = ExportOptionsSerializer(
+        required=False,
+        help_text="Export options of the kind; a snapshot shows them all, resolved.",
+    )
     created_by = serializers.SlugRelatedField(
         slug_field=get_user_model().USERNAME_FIELD, read_only=True
     )
@@ -460,27 +513,26 @@ class SnapshotSerializer(serializers.ModelSerializer):
         validators = []
 
     def validate_kind(self, value):
-        if value not in ("comparisons", "rankings", "demonstrations"):
-            raise serializers.ValidationError("only comparisons, rankings or demonstrations")
+        if value not in export_options.KINDS:
+            raise serializers.ValidationError(f"only {', '.join(export_options.KINDS)}")
         return value
-
-    def validate_options(self, value):
-        return json_object(value)
 
 
 class ExportQuerySerializer(serializers.Serializer):
-    """Query parameters of an export download (the same options as the commands)."""
+    """Query parameters of an export download: the file's shape, and the export options."""
 
     project = serializers.SlugField()
     file_format = serializers.ChoiceField(choices=["jsonl", "parquet"], default="jsonl")
     gzip = serializers.BooleanField(default=False)
-    split = serializers.ChoiceField(choices=SPLITS, required=False)
-    conversational = serializers.BooleanField(required=False, allow_null=True, default=None)
-    consensus = serializers.BooleanField(required=False)
-    min_agreement = serializers.FloatField(required=False, min_value=0, max_value=1)
-    include_gold = serializers.BooleanField(required=False)
-    status = serializers.ChoiceField(choices=DEMONSTRATION_STATUSES, required=False)
-    style = serializers.ChoiceField(choices=DEMONSTRATION_STYLES, required=False)
+
+    def get_fields(self):
+        return super().get_fields() | export_option_fields()
+
+    def validate(self, attrs):
+        """The export options apart (those given only), as the service takes them."""
+        names = {spec.name for spec in export_options.option_specs()}
+        options = {name: attrs.pop(name) for name in list(attrs) if name in names}
+        return attrs | {"options": options}
 
 
 class AgreementQuerySerializer(serializers.Serializer):

@@ -8,9 +8,9 @@ from rest_framework.response import Response as ApiResponse
 
 from labeling.assignment import engine as assignments
 from labeling.assignment.rankings import ItemInput
-from labeling.assignment.sql import project_by_slug, task_with_responses
+from labeling.assignment.sql import project_by_slug, task_record
 from labeling.intake import ranking_tasks
-from labeling.models import Assignment, Ranking, RankingTask
+from labeling.models import Assignment, RankingTask
 
 from . import filters, permissions
 from . import serializers as s
@@ -23,6 +23,7 @@ from .views import BaseViewSet
     ),
 )
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    model = RankingTask
     serializer_class = s.RankingTaskSerializer
     filterset_class = filters.TaskFilter
 
@@ -93,8 +94,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
             ) from exc
         if held is None:
             return ApiResponse(status=status.HTTP_204_NO_CONTENT)
-        task = task_with_responses(held.task_id)
-        task.project = project
+        task = task_record(held.task_id)
         body = {
             "assignment": held,
             "task": task,
@@ -154,19 +154,6 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet)
         if ranking is None:  # 404 for a task they cannot see, else 400: nothing to submit
             ranking = assignments.submit_ranking(
                 self._assignment(request), request.user, items, **options
-            )
-        written = getattr(ranking, "written_items", None)
-        if written is not None:
-            # Just written: show it back without reading it again (labeler = the caller).
-            items = ranking.items.all()
-            items._result_cache = sorted(written, key=lambda item: (item.rank, item.pk))
-            items._prefetch_done = True
-            ranking._prefetched_objects_cache = {"items": items}
-        else:  # an earlier submit of the same assignment or key
-            ranking = (
-                Ranking.objects.select_related("labeler")
-                .prefetch_related("items")
-                .get(pk=ranking.pk)
             )
         return ApiResponse(s.RankingSerializer(ranking).data, status=status.HTTP_201_CREATED)
 

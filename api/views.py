@@ -5,9 +5,10 @@ shares. Ranking tasks and the labeling round are in ``task_views.py``; checkpoin
 snapshots and exports in ``training_views.py``.
 
 Errors keep one shape: a 400 body maps the offending field to its messages
-(``{"items": ["ranks: expected 4 ranks, got 3"]}``), as DRF's own validation does; the
-plain modules raise ``ValueError("field: message")`` and ``field_error`` turns that into
-the same shape. 401/403/404 bodies are DRF's ``{"detail": ...}``.
+(``{"ranks": ["expected 4 ranks, got 3"]}``), as DRF's own validation does. Serializers
+only parse; the services raise a typed ``ServiceError(field, message)``, which
+``api.exceptions`` maps to that shape in one place (a bulk create answers a list of such
+bodies, one per item). 401/403/404 bodies are DRF's ``{"detail": ...}``.
 """
 
 from django.db import connection, transaction
@@ -21,12 +22,12 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
 
-from labeling import roles
+from labeling import projects, roles
 from labeling.assignment import demonstrations
 from labeling.errors import ServiceError
 from labeling.intake import responses
-from labeling.intake.importers import PromptBook, SkipRow
-from labeling.models import Demonstration, Prompt, Ranking, Response
+from labeling.intake.prompts import PromptBook
+from labeling.models import Demonstration, Project, Prompt, Ranking, Response
 
 from . import filters, permissions
 from . import serializers as s
@@ -46,15 +47,6 @@ def health(request):
     return JsonResponse({"status": "ok", "database": connection.vendor})
 
 
-def field_error(exc: Exception, default_field: str = "non_field_errors") -> dict:
-    """``ValueError("field: message")`` from a plain module as DRF's error shape."""
-    text = str(exc)
-    name, sep, message = text.partition(": ")
-    if not sep or " " in name or not name:
-        return {default_field: [text]}
-    return {name: [message]}
-
-
 class IdCursorPagination(CursorPagination):
     """Cursor pagination on the primary key: stable under inserts, O(1) per page."""
 
@@ -70,7 +62,8 @@ class BaseViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         # The schema generator calls this with no user: give it the model, not a query.
         if getattr(self, "swagger_fake_view", False):
-            return self.serializer_class.Meta.model.objects.none()
+            model = getattr(self, "model", None) or self.serializer_class.Meta.model
+            return model.objects.none()
         return self.scoped()
 
     def scoped(self):
@@ -98,8 +91,6 @@ def _bulk(request, serializer_class, context, create_one, *, project_of, what):
                 errors.append({})
             except ServiceError as exc:
                 errors.append(exc.as_dict())
-            except (ValueError, SkipRow) as exc:
-                errors.append(exc.args[0] if isinstance(exc.args[0], dict) else field_error(exc))
         if any(errors):
             raise ValidationError(errors if many else errors[0])  # rolls the batch back
     out = serializer_class(created, many=True, context=context).data
@@ -122,6 +113,7 @@ class ProjectViewSet(
     mixins.UpdateModelMixin,
     BaseViewSet,
 ):
+    model = Project
     serializer_class = s.ProjectSerializer
     lookup_field = "slug"
     lookup_value_regex = "[-a-zA-Z0-9_]+"
@@ -133,11 +125,13 @@ class ProjectViewSet(
     def perform_create(self, serializer):
         if not self.request.user.is_superuser:
             raise PermissionDenied("Only superusers create projects.")
-        serializer.save()
+        serializer.instance = projects.create_project(**serializer.validated_data)
 
     def perform_update(self, serializer):
         permissions.require_role(self.request, serializer.instance, "admin", "change it")
-        serializer.save()
+        serializer.instance = projects.update_project(
+            serializer.instance, **serializer.validated_data
+        )
 
     @extend_schema(
         summary="Inter-labeler agreement of the project (reviewers)",
@@ -152,41 +146,26 @@ class ProjectViewSet(
         permissions.require_role(request, project, "reviewer", "see agreement")
         query = s.AgreementQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        try:
-            document = agreement.project_agreement(project, **query.validated_data)
-        except ValueError as exc:
-            raise ValidationError(field_error(exc)) from exc
-        return ApiResponse(document)
+        return ApiResponse(agreement.project_agreement(project, **query.validated_data))
 
 
 # --- prompts and responses -------------------------------------------------------------
 
 
 def _create_prompt(item, books):
+    # one book per project for the batch: its prompts count towards the cap and the dedup
     project = item["project"]
     book = books.setdefault(project.pk, PromptBook(project))
-    try:
-        prompt, _ = book.get_or_create(
-            item.get("text", ""),
-            item.get("messages") or None,
-            source_user=item.get("source_user", ""),
-            category=item.get("category", "other"),
-            external_id=item.get("external_id", ""),
-            metadata=item.get("metadata") or {},
-            reuse_identical=False,
-        )
-    except SkipRow as skip:
-        if skip.reason == "capped":
-            return _raise(
-                "source_user",
-                f"already has {project.prompt_cap_per_user} prompts (the per-user cap)",
-            )
-        return _raise("text", "duplicates a prompt of this project (same id or prefix)")
+    prompt, _ = book.get_or_create(
+        item.get("text", ""),
+        item.get("messages") or None,
+        source_user=item.get("source_user", ""),
+        category=item.get("category", "other"),
+        external_id=item.get("external_id", ""),
+        metadata=item.get("metadata"),
+        reuse_identical=False,
+    )
     return prompt
-
-
-def _raise(name, message):
-    raise ValueError({name: [message]})
 
 
 @extend_schema_view(
@@ -227,7 +206,7 @@ def _create_response(item, state):
         item["text"],
         origin=item.get("origin", Response.Origin.MODEL),
         model_name=item.get("model_name", ""),
-        checkpoint=item.get("checkpoint"),
+        checkpoint_id=item.get("checkpoint_id"),
         metadata=item.get("metadata"),
     )
 
@@ -271,6 +250,7 @@ class ResponseViewSet(
     list=extend_schema(summary="Rankings: a labeler's own, or all of a reviewer's projects")
 )
 class RankingViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BaseViewSet):
+    model = Ranking
     serializer_class = s.RankingSerializer
     filterset_class = filters.RankingFilter
 

@@ -1,6 +1,10 @@
+from django import forms
 from django.contrib import admin, messages
 
+from labeling import projects, roles
 from labeling.assignment import demonstrations
+from labeling.errors import ServiceError
+from labeling.intake import prompts, ranking_tasks
 from labeling.models import (
     Assignment,
     Demonstration,
@@ -30,34 +34,172 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class MembershipInline(admin.TabularInline):
+    """Saved by ``ProjectAdmin.save_formset`` through ``roles.grant`` / ``roles.revoke``."""
+
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
+class ProjectAdminForm(forms.ModelForm):
+    """The project's settings, checked by the projects service (the rules the API applies),
+    so a refusal shows on its field."""
+
+    class Meta:
+        model = Project
+        fields = ["slug", *projects.SETTINGS]
+
+    def service_values(self) -> dict:
+        """What the service gets: every setting for a new project, the changed ones else."""
+        names = self.changed_data if self.instance.pk else self.cleaned_data
+        return {name: self.cleaned_data[name] for name in names if name in self.cleaned_data}
+
+    def clean(self):
+        data = super().clean()
+        stored = Project.objects.get(pk=self.instance.pk) if self.instance.pk else None
+        try:
+            projects.clean_settings(self.service_values(), stored)
+        except ServiceError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
+
+def _admin_of(request, project) -> bool:
+    return roles.has_role(request.user, project, "admin")
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    """Writes go through ``labeling.projects`` and ``labeling.roles``. As in the API, only
+    superusers create projects and a project's admins change it."""
+
+    form = ProjectAdminForm
     list_display = ["slug", "name", "k_min", "k_max", "overlap", "gold_rate", "created_at"]
     search_fields = ["slug", "name"]
     list_filter = ["allow_ties"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
+    def get_queryset(self, request):
+        visible = roles.projects_for(request.user, "labeler").values("pk")
+        return super().get_queryset(request).filter(pk__in=visible)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _admin_of(request, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _admin_of(request, obj))
+
+    def save_model(self, request, obj, form, change):
+        values = form.service_values()
+        if change:
+            # the form has set the new values on obj: the service compares with the stored row
+            projects.update_project(Project.objects.get(pk=obj.pk), **values)
+            return
+        created = projects.create_project(**values)
+        # the admin goes on with obj (its memberships, the redirect): make it the new row
+        obj.pk, obj.created_at = created.pk, created.created_at
+        obj._state.adding, obj._state.db = False, created._state.db
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        project = form.instance
+        # what formset.save() would have recorded, for the admin's history message
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for row in formset.deleted_forms:
+            if row.instance.pk is not None:
+                stored = Membership.objects.select_related("user").get(pk=row.instance.pk)
+                roles.revoke(stored.user, project)
+                formset.deleted_objects.append(stored)
+        for row in formset.forms:
+            if row in formset.deleted_forms or not row.has_changed():
+                continue
+            added = row.instance.pk is None
+            if not added and "user" in row.changed_data:
+                # another user on the same row: the old one loses the role
+                roles.revoke(Membership.objects.get(pk=row.instance.pk).user, project)
+            granted = roles.grant(row.cleaned_data["user"], project, row.cleaned_data["role"])
+            if added:
+                formset.new_objects.append(granted)
+            else:
+                formset.changed_objects.append((granted, row.changed_data))
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Roles are granted and revoked through ``labeling.roles`` (which keeps the role groups
+    in step), by the admins of the project."""
+
     list_display = ["user", "project", "role", "created_at"]
     list_filter = ["role", "project"]
     search_fields = ["user__username", "project__slug"]
     autocomplete_fields = ["user"]
 
+    def get_queryset(self, request):
+        admin_of = roles.projects_for(request.user, "admin")
+        return super().get_queryset(request).filter(project__in=admin_of)
+
+    def get_readonly_fields(self, request, obj=None):
+        # a membership is one user in one project: another pair is another membership
+        return ["user", "project"] if obj is not None else []
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "project":
+            kwargs["queryset"] = roles.projects_for(request.user, "admin")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _admin_of(request, obj.project))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _admin_of(request, obj.project))
+
+    def save_model(self, request, obj, form, change):
+        granted = roles.grant(obj.user, obj.project, obj.role)
+        obj.pk, obj.created_at, obj._state.adding = granted.pk, granted.created_at, False
+
+    def delete_model(self, request, obj):
+        roles.revoke(obj.user, obj.project)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("user", "project"):
+            roles.revoke(membership.user, membership.project)
+
+
+class PromptAdminForm(forms.ModelForm):
+    """The fields the prompt service lets change, checked by it."""
+
+    class Meta:
+        model = Prompt
+        fields = ["category", "external_id", "metadata"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is not None:
+            changes = {name: data[name] for name in self.changed_data if name in data}
+            try:
+                prompts.check_update(self.instance, **changes)
+            except ServiceError as exc:
+                self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
 
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
     """Prompts come in through the imports and the API, which apply dedup, splits and caps.
-    Here only the category, the external id and the metadata are edited: the text is what
-    labelers ranked, the dedup key derives from it and the split from the source user."""
+    Here only the category, the external id and the metadata are edited, through
+    ``prompts.update_prompt``: the text is what labelers ranked, the dedup key derives from
+    it and the split from the source user."""
 
+    form = PromptAdminForm
     list_display = ["id", "project", "short_text", "category", "split", "source_user"]
     list_filter = ["project", "category", "split"]
     search_fields = ["text", "external_id", "source_user"]
@@ -67,6 +209,10 @@ class PromptAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        prompts.update_prompt(Prompt.objects.get(pk=obj.pk), **changes)
 
     @admin.display(description="prompt")
     def short_text(self, obj):
@@ -79,7 +225,7 @@ class ResponseAdmin(admin.ModelAdmin):
     list_filter = ["origin", "model_name", "prompt__project"]
     search_fields = ["text", "model_name"]
     # the text is what labelers ranked (and its hash derives from it): never edited here
-    readonly_fields = ["prompt", "text", "text_hash", "origin", "checkpoint", "created_at"]
+    readonly_fields = ["prompt", "text", "text_hash", "origin", "checkpoint_id", "created_at"]
 
     def has_add_permission(self, request):
         return False  # responses come in through the imports, the API and generation jobs
@@ -114,18 +260,52 @@ class DemonstrationAdmin(ReadOnlyAdmin):
 
 
 class TaskResponseInline(admin.TabularInline):
+    """A task's responses are fixed when it is built (what labelers rank): shown only."""
+
     model = TaskResponse
     extra = 0
-    raw_id_fields = ["response"]
+    can_delete = False
+    readonly_fields = ["position", "response"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RankingTaskAdminForm(forms.ModelForm):
+    """Only the gold reference is edited here (a reviewer's), checked as at creation."""
+
+    class Meta:
+        model = RankingTask
+        fields = ["is_gold", "gold_ranks"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            ranking_tasks.clean_gold(self.instance, data.get("is_gold"), data.get("gold_ranks"))
+        except ServiceError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
 
 
 @admin.register(RankingTask)
 class RankingTaskAdmin(admin.ModelAdmin):
+    """Tasks are built by ``ranking_tasks`` (the API, ``create_tasks``, imports, generation
+    jobs): here their shape is shown, and the gold reference set through ``set_gold``."""
+
+    form = RankingTaskAdminForm
     list_display = ["id", "project", "prompt_id", "k", "overlap", "source", "is_gold"]
     list_filter = ["project", "source", "is_gold", "k"]
     search_fields = ["prompt__text"]
-    raw_id_fields = ["prompt"]
+    readonly_fields = ["project", "prompt", "k", "overlap", "source", "n_held", "created_at"]
     inlines = [TaskResponseInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        stored = RankingTask.objects.select_related("project").get(pk=obj.pk)
+        data = form.cleaned_data
+        ranking_tasks.set_gold(stored, data["is_gold"], data["gold_ranks"])
 
 
 @admin.register(TaskResponse)

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 class LabelingConfig(AppConfig):
@@ -14,3 +14,6 @@ class LabelingConfig(AppConfig):
 
         # Gold edits do not change the agreement cache's fingerprint (see agreement.py).
         post_save.connect(agreement.on_task_saved, sender="labeling.RankingTask")
+        from labeling.assignment import engine
+
+        post_delete.connect(engine.release_held_slot, sender="labeling.Assignment")

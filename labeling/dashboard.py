@@ -55,20 +55,22 @@ def _chart(figure: go.Figure, div_id: str) -> str:
 
 
 def _filters(request) -> dict:
-    def date(name):
+    """The query's filters, as the statistics check them; a refused one is dropped and the
+    page says why."""
+    filters = {"category": request.GET.get("category"), "split": request.GET.get("split")}
+    for name in ("since", "until"):
+        text = request.GET.get(name, "")
         try:
-            return dt.date.fromisoformat(request.GET.get(name, ""))
+            filters[name] = dt.date.fromisoformat(text) if text else None
         except ValueError:
-            return None
-
-    category = request.GET.get("category") or None
-    split = request.GET.get("split") or None
-    return {
-        "since": date("since"),
-        "until": date("until"),
-        "category": category if category in Prompt.Category.values else None,
-        "split": split if split in Prompt.Split.values else None,
-    }
+            messages.error(request, f"{name}: expected a date YYYY-MM-DD, got {text!r}")
+            filters[name] = None
+    while True:
+        try:
+            return agreement.clean_filters(**filters)
+        except agreement.AgreementError as exc:
+            messages.error(request, f"{exc.field}: {exc.message}")
+            filters[exc.field] = None
 
 
 def charts(data: dict) -> dict:
@@ -230,7 +232,7 @@ def screening_decide(request, slug, user_id):
             request.POST.get("note", ""),
         )
     except screening.ScreeningError as exc:
-        messages.error(request, str(exc))
+        messages.error(request, f"{candidate.username}: {exc.field}: {exc.message}")
     else:
         messages.success(request, f"{candidate.username}: {request.POST['decision']}")
     return redirect("dashboard-screening", slug=project.slug)

@@ -9,8 +9,6 @@ the plain modules that create the rows.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
 
 from labeling import vocabulary
 from labeling.intake import splits
@@ -208,12 +206,15 @@ class Response(models.Model):
     text_hash = models.CharField(max_length=64)
     origin = models.CharField(max_length=16, choices=Origin.choices, default=Origin.MODEL)
     model_name = models.CharField(max_length=200, blank=True, default="")
-    checkpoint = models.ForeignKey(
-        "training.Checkpoint",
+    # The id of the training checkpoint that sampled this response. A plain column, not a
+    # foreign key: the domain knows nothing of training (training writes it when it registers
+    # generated responses, and clears it when it deletes the checkpoint).
+    checkpoint_id = models.BigIntegerField(
+        "checkpoint",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
-        related_name="responses",
+        db_index=True,
+        help_text="Id of the training checkpoint that generated it (recorded by training).",
     )
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -491,10 +492,3 @@ class Qualification(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.decision} in {self.project}"
-
-
-@receiver(post_delete, sender=Assignment)
-def _release_held_slot(sender, instance, **kwargs):
-    """A deleted active or submitted assignment no longer holds its task's slot."""
-    if instance.status in (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED):
-        RankingTask.objects.filter(pk=instance.task_id, n_held__gt=0).update(n_held=F("n_held") - 1)

@@ -3,12 +3,22 @@
 Django groups of the same names carry the model permissions each role needs in the
 admin; the Membership row says in which project a user holds the role. Staff
 superusers are admins everywhere.
+
+Memberships are written only by ``grant`` and ``revoke`` (the admin, the demo, the
+simulator and the tests call them), which keep a user's role groups equal to the roles
+they hold in some project.
 """
 
 from django.contrib.auth.models import Group
+from django.db import transaction
 
+from labeling.errors import ServiceError
 from labeling.models import Membership, Project
 from labeling.vocabulary import ROLE_ORDER
+
+
+class RoleError(ServiceError):
+    """A refused membership; ``field`` names what to fix."""
 
 
 def role_in(user, project: Project) -> str | None:
@@ -27,14 +37,34 @@ def has_role(user, project: Project, role: str) -> bool:
 
 
 def grant(user, project: Project, role: str) -> Membership:
+    """Give ``user`` the role ``role`` in ``project`` (replacing the role they held there)."""
     if role not in ROLE_ORDER:
-        raise ValueError(f"role: unknown role {role!r}")
-    membership, _ = Membership.objects.update_or_create(
-        user=user, project=project, defaults={"role": role}
-    )
-    group, _ = Group.objects.get_or_create(name=role)
-    user.groups.add(group)
+        raise RoleError("role", f"must be one of {', '.join(ROLE_ORDER)}, not {role!r}")
+    with transaction.atomic():
+        membership, _ = Membership.objects.update_or_create(
+            user=user, project=project, defaults={"role": role}
+        )
+        sync_groups(user)
     return membership
+
+
+def revoke(user, project: Project) -> bool:
+    """Take away ``user``'s role in ``project``; False if they held none there."""
+    with transaction.atomic():
+        deleted, _ = Membership.objects.filter(user=user, project=project).delete()
+        sync_groups(user)
+    return bool(deleted)
+
+
+def sync_groups(user) -> None:
+    """The user's role groups are the roles they hold in some project: a role taken away
+    (or changed) in the last project where they held it takes its admin permissions too."""
+    held = set(Membership.objects.filter(user=user).values_list("role", flat=True))
+    groups = {group.name: group for group in Group.objects.filter(name__in=ROLE_ORDER)}
+    for role in held - set(groups):
+        groups[role], _ = Group.objects.get_or_create(name=role)
+    user.groups.add(*(groups[role] for role in held))
+    user.groups.remove(*(group for role, group in groups.items() if role not in held))
 
 
 def projects_for(user, role: str = "labeler"):

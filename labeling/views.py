@@ -57,7 +57,7 @@ def rank_next(request, slug):
     assignment = engine.next_assignment(project, request.user)
     if assignment is None:
         return render(request, "labeling/queue_empty.html", {"project": project})
-    return redirect("rank-task", slug=project.slug, assignment_id=assignment.pk)
+    return redirect("rank-task", slug=project.slug, assignment_id=assignment.id)
 
 
 def own_assignment(request, slug, assignment_id):
@@ -110,7 +110,8 @@ def ranking_context(assignment, user, draft, form=None):
         "draft": draft,
         "form": form,
         "guidelines": guidelines_html(project),
-        "lease_over": assignment.status == "expired" or assignment.expires_at <= timezone.now(),
+        "lease_over": assignment.status == Assignment.Status.EXPIRED
+        or assignment.expires_at <= timezone.now(),
         "submission_key": uuid.uuid4().hex,
         "skip_form": SkipForm(),
     }
@@ -119,7 +120,7 @@ def ranking_context(assignment, user, draft, form=None):
 @login_required
 def rank_task(request, slug, assignment_id):
     assignment = own_assignment(request, slug, assignment_id)
-    if assignment.status in ("submitted", "skipped"):
+    if assignment.status in (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED):
         messages.info(request, "That task is done; here is the next one.")
         return redirect("rank-next", slug=slug)
     order = engine.display_order(assignment.task, request.user)

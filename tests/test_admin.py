@@ -133,3 +133,208 @@ def test_a_demonstration_is_reviewed_by_the_review_service_only(
     own.refresh_from_db()
     assert demo.status == "accepted" and demo.reviewed_by == admin_user
     assert own.status == "pending"  # nobody reviews their own demonstration
+
+
+# --- projects and memberships: through labeling.projects and labeling.roles ---------------
+
+PROJECT_FORM = {
+    "slug": "fresh", "name": "Fresh", "guidelines": "", "k_min": "4", "k_max": "9",
+    "overlap": "1", "allow_ties": "on", "gold_rate": "0.05", "lease_minutes": "30",
+    "likert_max": "7", "flags": '["hallucination"]',
+    "split_fractions": '{"train": 0.8, "validation": 0.1, "test": 0.1}',
+    "prompt_cap_per_user": "200", "dedup_prefix_chars": "200", "min_seconds_per_task": "0",
+    "agreement_threshold": "0.6", "screening_threshold": "0.7", "screening_min_tasks": "5",
+    "screening_min_demonstrations": "0",
+    "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
+    "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+}  # fmt: skip
+
+
+def _project_form(project, **changes):
+    """The change form's data for ``project`` as stored, with ``changes``."""
+    import json
+
+    from django.forms.models import model_to_dict
+
+    from labeling.models import Membership
+
+    data = {**PROJECT_FORM}
+    for name, value in model_to_dict(project).items():
+        if name in data:
+            data[name] = json.dumps(value) if name in ("flags", "split_fractions") else value
+    data["allow_ties"] = "on" if project.allow_ties else ""
+    rows = list(Membership.objects.filter(project=project).order_by("pk"))
+    data["memberships-TOTAL_FORMS"] = data["memberships-INITIAL_FORMS"] = str(len(rows))
+    for i, row in enumerate(rows):
+        data |= {
+            f"memberships-{i}-id": row.pk, f"memberships-{i}-project": project.pk,
+            f"memberships-{i}-user": row.user_id, f"memberships-{i}-role": row.role,
+        }  # fmt: skip
+    return {k: v for k, v in data.items() if v != ""} | changes
+
+
+def _form_errors(response):
+    return response.context["adminform"].form.errors
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"k_min": "6", "k_max": "4"}, "k_max"),
+        ({"overlap": "101"}, "overlap"),
+        ({"flags": '["Not a name"]'}, "flags"),
+        ({"split_fractions": '{"train": 2}'}, "split_fractions"),
+        ({"min_seconds_per_task": "1800"}, "min_seconds_per_task"),
+        ({"prompt_cap_per_user": "0"}, "prompt_cap_per_user"),
+    ],
+)
+def test_project_admin_refuses_what_the_service_refuses(client, admin_user, change, field):
+    from labeling.models import Project
+
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:labeling_project_add"), PROJECT_FORM | change)
+    assert response.status_code == 200 and field in _form_errors(response)
+    assert not Project.objects.filter(slug="fresh").exists()
+
+
+def test_project_admin_creates_through_the_service_with_its_memberships(
+    client, admin_user, labeler
+):
+    from labeling import roles
+    from labeling.models import Project
+
+    client.force_login(admin_user)
+    rows = {
+        "memberships-TOTAL_FORMS": "1", "memberships-0-user": labeler.pk,
+        "memberships-0-role": "reviewer",
+    }  # fmt: skip
+    data = PROJECT_FORM | rows | {"name": "  Fresh  ", "split_fractions": '{"train": 1}'}
+    response = client.post(reverse("admin:labeling_project_add"), data)
+    assert response.status_code == 302, _form_errors(response)
+    fresh = Project.objects.get(slug="fresh")
+    assert fresh.name == "Fresh"
+    assert fresh.split_fractions == {"train": 1.0, "validation": 0.0, "test": 0.0}
+    assert roles.role_in(labeler, fresh) == "reviewer"
+    assert set(labeler.groups.values_list("name", flat=True)) == {"labeler", "reviewer"}
+
+
+def test_project_admin_changes_through_the_service(client, admin_user, populated, project):
+    from labeling.models import Project
+
+    client.force_login(admin_user)
+    url = reverse("admin:labeling_project_change", args=[project.pk])
+    # the project has prompts: its splits are fixed (the rule compares with the stored row)
+    response = client.post(url, _project_form(project, split_fractions='{"train": 1}'))
+    assert response.status_code == 200 and "split_fractions" in _form_errors(response)
+    assert Project.objects.get(pk=project.pk).split_fractions == project.split_fractions
+    response = client.post(url, _project_form(project, gold_rate="0.5", name=" Renamed "))
+    assert response.status_code == 302, _form_errors(response)
+    changed = Project.objects.get(pk=project.pk)
+    assert (changed.gold_rate, changed.name) == (0.5, "Renamed")
+
+
+def test_membership_inline_grants_and_revokes_with_the_role_groups(
+    client, admin_user, project, labeler, reviewer
+):
+    from labeling.models import Membership
+
+    client.force_login(admin_user)
+    url = reverse("admin:labeling_project_change", args=[project.pk])
+    data = _project_form(project)
+    rows = {row.user_id: i for i, row in enumerate(Membership.objects.order_by("pk"))}
+    data[f"memberships-{rows[labeler.pk]}-role"] = "admin"
+    data[f"memberships-{rows[reviewer.pk]}-DELETE"] = "on"
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context and _form_errors(response)
+    assert dict(Membership.objects.values_list("user__username", "role")) == {"lena": "admin"}
+    assert list(labeler.groups.values_list("name", flat=True)) == ["admin"]
+    assert not reviewer.groups.exists()  # no role left anywhere: no role group
+
+
+def test_membership_admin_goes_through_roles(client, admin_user, project, labeler):
+    from labeling.models import Membership
+
+    client.force_login(admin_user)
+    membership = Membership.objects.get(user=labeler)
+    change = reverse("admin:labeling_membership_change", args=[membership.pk])
+    assert client.post(change, {"role": "reviewer"}).status_code == 302
+    assert list(labeler.groups.values_list("name", flat=True)) == ["reviewer"]
+    delete = reverse("admin:labeling_membership_delete", args=[membership.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(user=labeler).exists()
+    assert not labeler.groups.exists()
+    add = reverse("admin:labeling_membership_add")
+    response = client.post(add, {"user": labeler.pk, "project": project.pk, "role": "labeler"})
+    assert response.status_code == 302
+    assert list(labeler.groups.values_list("name", flat=True)) == ["labeler"]
+
+
+def test_project_admins_change_only_their_projects(client, project, labeler):
+    """As in the API: only superusers create projects, and a project's admins change it."""
+    from django.contrib.auth import get_user_model
+
+    from labeling import roles
+    from labeling.models import Membership, Project
+
+    other = Project.objects.create(slug="other", name="Other")
+    boss = get_user_model().objects.create_user("boss", password="pw", is_staff=True)
+    roles.grant(boss, project, "admin")
+    roles.grant(labeler, other, "reviewer")
+    client.force_login(boss)
+    listed = client.get(reverse("admin:labeling_project_changelist")).context["cl"].result_list
+    assert [p.slug for p in listed] == ["campaign"]
+    assert client.get(reverse("admin:labeling_project_add")).status_code == 403
+    mine = reverse("admin:labeling_project_change", args=[project.pk])
+    assert client.post(mine, _project_form(project, gold_rate="0.2")).status_code == 302
+    theirs = reverse("admin:labeling_project_change", args=[other.pk])
+    # outside the admin's queryset: "does not exist", back to the index
+    assert client.post(theirs, _project_form(other, gold_rate="0.2")).status_code == 302
+    assert Project.objects.get(pk=other.pk).gold_rate == 0.05
+    memberships = client.get(reverse("admin:labeling_membership_changelist")).context["cl"]
+    assert {m.project.slug for m in memberships.result_list} == {"campaign"}
+    theirs_row = Membership.objects.get(project=other)
+    page = reverse("admin:labeling_membership_change", args=[theirs_row.pk])
+    assert client.post(page, {"role": "admin"}).status_code == 302
+    assert Membership.objects.get(pk=theirs_row.pk).role == "reviewer"
+    add = reverse("admin:labeling_membership_add")
+    response = client.post(add, {"user": boss.pk, "project": other.pk, "role": "admin"})
+    assert response.status_code == 200 and "project" in _form_errors(response)
+    assert not Membership.objects.filter(user=boss, project=other).exists()
+
+
+def test_gold_references_are_set_through_the_task_service(client, admin_user, populated):
+    from labeling.models import RankingTask
+
+    client.force_login(admin_user)
+    task = RankingTask.objects.get()
+    url = reverse("admin:labeling_rankingtask_change", args=[task.pk])
+    inline = {
+        "task_responses-TOTAL_FORMS": "4", "task_responses-INITIAL_FORMS": "4",
+        "task_responses-MIN_NUM_FORMS": "0", "task_responses-MAX_NUM_FORMS": "1000",
+        **{f"task_responses-{i}-id": tr.pk for i, tr in enumerate(task.task_responses.all())},
+        **{f"task_responses-{i}-task": task.pk for i in range(4)},
+    }  # fmt: skip
+    for bad in ("[1, 1, 1, 1]", "[1, 2, 3]", "null"):
+        response = client.post(url, inline | {"is_gold": "on", "gold_ranks": bad})
+        assert response.status_code == 200 and "gold_ranks" in _form_errors(response), bad
+    task.refresh_from_db()
+    assert not task.is_gold and task.gold_ranks is None
+    response = client.post(url, inline | {"is_gold": "on", "gold_ranks": "[2, 1, 3, 4]", "k": 9})
+    assert response.status_code == 302, _form_errors(response)
+    task.refresh_from_db()
+    assert (task.is_gold, task.gold_ranks, task.k) == (True, [2, 1, 3, 4], 4)
+    assert client.get(reverse("admin:labeling_rankingtask_add")).status_code == 403
+
+
+def test_prompt_metadata_is_checked_by_the_prompt_service(client, admin_user, populated):
+    from labeling.models import Prompt
+
+    client.force_login(admin_user)
+    prompt = Prompt.objects.first()
+    url = reverse("admin:labeling_prompt_change", args=[prompt.pk])
+    data = {"category": "chat", "external_id": "", "metadata": "[1]"}
+    response = client.post(url, data)
+    assert response.status_code == 200 and "metadata" in _form_errors(response)
+    assert Prompt.objects.get(pk=prompt.pk).category == prompt.category
+    assert client.post(url, data | {"metadata": '{"a": 1}'}).status_code == 302
+    assert Prompt.objects.get(pk=prompt.pk).metadata == {"a": 1}

@@ -164,3 +164,10 @@ def test_api_serves_the_same_document(client, project, campaign, admin_user):
     response = client.get(f"/api/v1/projects/{project.slug}/agreement/")
     assert response.status_code == 200
     assert response.json() == json.loads(json.dumps(project_agreement(project)))
+
+
+def test_command_refuses_filters_the_statistics_refuse(campaign):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--until: must be later than since"):
+        call_command("agreement", "--project=campaign", "--since=2024-02-01", "--until=2024-02-01")

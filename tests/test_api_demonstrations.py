@@ -46,6 +46,10 @@ def test_create_sets_author_and_pending(clients, world):
         ({"prompt": None, "text": "x"}, "prompt"),
         ({"text": "   "}, "text"),
         ({"text": "x", "seconds_spent": -1}, "seconds_spent"),
+        # the service's range: a NaN or infinite time was stored and broke every listing
+        ({"text": "x", "seconds_spent": "NaN"}, "seconds_spent"),
+        ({"text": "x", "seconds_spent": "Infinity"}, "seconds_spent"),
+        ({"text": "x", "seconds_spent": 1e8}, "seconds_spent"),
     ],
 )
 def test_errors_name_the_field(clients, world, body, field):

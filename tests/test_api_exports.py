@@ -59,12 +59,32 @@ def test_demonstration_options(clients, world):
         ("comparisons/?project=campaign&file_format=csv", "file_format"),
         ("comparisons/", "project"),
         ("pairs/?project=campaign", "kind"),
+        ("pairs/?project=nope", "kind"),  # the request is refused before any project is read
         ("demonstrations/?project=campaign&consensus=true", "consensus"),
     ],
 )
 def test_errors_name_the_field(clients, world, query, field):
     response = clients["reviewer"].get(URL + query)
     assert response.status_code == 400 and field in response.json(), response.json()
+
+
+@pytest.mark.parametrize(
+    "kind, query, options",
+    [
+        ("comparisons", "&consensus=true&split=train", {"consensus": True, "split": "train"}),
+        ("rankings", "&include_gold=1&min_agreement=0.25", {"include_gold": True,
+                                                            "min_agreement": 0.25}),
+        ("demonstrations", "&status=all&conversational=true", {"status": "all",
+                                                               "conversational": True}),
+    ],
+)  # fmt: skip
+def test_query_options_are_the_export_options(clients, world, kind, query, options):
+    from labeling.models import Project
+    from labeling.outputs.exports import export_rows
+
+    rows = _rows(clients["reviewer"].get(f"{URL}{kind}/?project=campaign{query}"))
+    project = Project.objects.get(slug="campaign")
+    assert rows == json.loads(json.dumps(list(export_rows(kind, project, options))))
 
 
 def test_unknown_project_is_404(clients, world):

@@ -136,7 +136,7 @@ def _hints(world):
 def _path_value(name, world, schema_param):
     real = {
         "id": st.sampled_from(
-            [world["task"].pk, world["open_task"].pk, world["ranking"].pk, world["demo"].pk]
+            [world["task"].pk, world["open_task"].pk, world["ranking"].id, world["demo"].pk]
         ),
         "slug": st.just("campaign"),
     }

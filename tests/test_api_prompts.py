@@ -71,6 +71,36 @@ def test_prompt_errors_name_the_field(clients, project, body, field):
     assert response.status_code == 400 and field in response.json(), response.json()
 
 
+def test_prompt_service_refusals_name_the_field(clients, project):
+    """The rules are PromptBook's, the same as the imports' (a blank message was accepted
+    here and refused there); duplicates name the id or the text, the cap the author."""
+    from labeling.models import Prompt
+
+    project.prompt_cap_per_user = 1
+    project.save()
+    post = lambda body: clients["admin"].post("/api/v1/prompts/", body, format="json")  # noqa: E731
+    blank = post({"project": "campaign", "messages": [{"role": "user", "content": "  "}]})
+    assert blank.status_code == 400 and blank.json() == {"messages": ["message 0 has no content"]}
+    first = {"project": "campaign", "text": "First prompt.", "external_id": "a", "source_user": "u"}
+    assert post(first).status_code == 201
+    rows = [
+        first | {"text": "Other text."},
+        first | {"external_id": "b"},
+        first | {"text": "Third prompt.", "external_id": "c"},
+        {"project": "campaign", "text": "Fourth prompt."},
+    ]
+    response = post(rows)
+    assert response.status_code == 400
+    assert [list(item) for item in response.json()] == [
+        ["external_id"],
+        ["text"],
+        ["source_user"],
+        [],
+    ]
+    assert response.json()[2] == {"source_user": ["already has 1 prompts (the per-user cap)"]}
+    assert Prompt.objects.count() == 1
+
+
 def test_bulk_responses_and_duplicates(clients, world):
     prompt = world["open_task"].prompt
     rows = [{"prompt": prompt.pk, "text": t, "model_name": "m"} for t in ("a", "b", "c")]
@@ -82,6 +112,29 @@ def test_bulk_responses_and_duplicates(clients, world):
         "/api/v1/responses/", {"prompt": 999999, "text": "z"}, format="json"
     )
     assert foreign.status_code == 400 and "prompt" in foreign.json()
+
+
+def test_response_checkpoint_is_an_id(clients, world):
+    """A response names the checkpoint that generated it by id: checked on create, returned
+    as an integer, filterable. An unknown checkpoint is refused on that field."""
+    from training.models import Checkpoint
+
+    checkpoint = Checkpoint.objects.create(name="sft", kind="sft", path="/tmp/sft")
+    prompt = world["open_task"].prompt
+    body = {"prompt": prompt.pk, "text": "sampled", "origin": "checkpoint"}
+    created = clients["admin"].post(
+        "/api/v1/responses/", body | {"checkpoint": checkpoint.pk}, format="json"
+    )
+    assert created.status_code == 201 and created.json()["checkpoint"] == checkpoint.pk
+    unknown = clients["admin"].post(
+        "/api/v1/responses/", body | {"text": "other", "checkpoint": 999999}, format="json"
+    )
+    assert unknown.status_code == 400 and list(unknown.json()) == ["checkpoint"]
+    listed = clients["reviewer"].get(f"/api/v1/responses/?checkpoint={checkpoint.pk}").json()
+    assert [r["id"] for r in listed["results"]] == [created.json()["id"]]
+    assert clients["reviewer"].get("/api/v1/responses/?checkpoint=999999").status_code == 400
+    untracked = clients["reviewer"].get(f"/api/v1/responses/?prompt={prompt.pk}").json()
+    assert {r["checkpoint"] for r in untracked["results"]} == {None, checkpoint.pk}
 
 
 def test_filters(clients, world):

@@ -17,7 +17,7 @@ def test_matrix(clients, world):
         for r in ("labeler", "other", "reviewer", "admin")
     }
     assert counts == {"labeler": 1, "other": 0, "reviewer": 1, "admin": 1}
-    url = f"{URL}{world['ranking'].pk}/"
+    url = f"{URL}{world['ranking'].id}/"
     assert statuses(clients, "get", url) == expect([401, 200, 404, 200, 200])
     # read-only resource
     assert statuses(clients, "post", URL, {}) == expect([401, 405, 405, 405, 405])
@@ -25,7 +25,7 @@ def test_matrix(clients, world):
 
 
 def test_body_and_filters(clients, world):
-    body = clients["reviewer"].get(f"{URL}{world['ranking'].pk}/").json()
+    body = clients["reviewer"].get(f"{URL}{world['ranking'].id}/").json()
     assert body["labeler"] == "lena" and body["is_current"] is True
     assert sorted(i["rank"] for i in body["items"]) == [1, 2, 3, 4]
     assert len(clients["reviewer"].get(URL + "?labeler=lena").json()["results"]) == 1

@@ -109,7 +109,45 @@ def test_snapshot_matrix_and_download(clients, world, artifacts):
     assert again["content_hash"] == snapshot.content_hash
 
 
-def test_snapshot_bad_option(clients, world, artifacts):
-    body = {"project": "campaign", "kind": "comparisons", "options": {"split": "dev"}}
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"split": "dev"}, "split"),
+        ({"min_agreement": 2}, "min_agreement"),
+        ({"colour": 1}, "colour"),  # not an export option at all
+        ({"status": "all"}, "status"),  # an option of demonstrations, not of comparisons
+    ],
+)
+def test_snapshot_bad_option(clients, world, artifacts, options, field):
+    body = {"project": "campaign", "kind": "comparisons", "options": options}
     response = clients["admin"].post("/api/v1/snapshots/", body, format="json")
-    assert response.status_code == 400 and "split" in response.json()["options"]
+    assert response.status_code == 400 and field in response.json()["options"], response.json()
+    assert DatasetSnapshot.objects.count() == 0
+
+
+def test_snapshot_shows_its_resolved_options(clients, world, artifacts):
+    body = {"project": "campaign", "kind": "rankings", "options": {"min_agreement": 0.5}}
+    response = clients["admin"].post("/api/v1/snapshots/", body, format="json")
+    assert response.status_code == 201
+    assert response.json()["options"] == {
+        "split": None,
+        "conversational": False,
+        "consensus": False,
+        "min_agreement": 0.5,
+        "include_gold": False,
+    }
+
+
+def test_job_snapshot_options(clients, world, artifacts, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    body = {"project": "campaign", "kind": "rm", "snapshot_options": {"consensus": True}}
+    response = clients["admin"].post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 201, response.json()
+    snapshot = TrainingJob.objects.get().snapshot
+    assert snapshot.kind == "rankings" and snapshot.options["consensus"] is True
+    for options, field in [({"split": "dev"}, "split"), ({"style": "messages"}, "style")]:
+        body = {"project": "campaign", "kind": "rm", "snapshot_options": options}
+        response = clients["admin"].post("/api/v1/jobs/", body, format="json")
+        assert response.status_code == 400, response.json()
+        assert field in response.json()["snapshot_options"], response.json()
+    assert TrainingJob.objects.count() == 1

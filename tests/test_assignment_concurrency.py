@@ -50,7 +50,7 @@ def test_concurrent_labelers_fill_every_task_exactly(project, make_task, django_
                     a,
                     user,
                     [ItemInput(rank=r, likert=3) for r in (1, 2, 3, 4)],
-                    submission_key=f"{user.pk}-{a.pk}",
+                    submission_key=f"{user.pk}-{a.id}",
                 )
         except Exception as exc:  # any error fails the test below
             errors.append(repr(exc))
@@ -87,7 +87,7 @@ def test_one_labeler_in_many_tabs_holds_one_task(project, make_task, labeler):
     def work():
         try:
             barrier.wait()
-            got.append(engine.next_assignment(project, labeler).pk)
+            got.append(engine.next_assignment(project, labeler).id)
         except Exception as exc:  # any error fails the test below
             errors.append(repr(exc))
         finally:

@@ -80,3 +80,24 @@ def test_plotly_js_comes_from_the_package(client, admin_user):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/javascript"
     assert response.content == plotly.offline.get_plotlyjs().encode()
+
+
+def test_refused_filters_are_dropped_and_said(client, admin_user, campaign):
+    """The dashboard's filters are checked by the statistics' own rules (as the API's and
+    the agreement command's are): a bad one is reported and left out, not ignored silently."""
+    client.force_login(admin_user)
+    url = reverse("dashboard-project", args=[campaign.slug])
+    response = client.get(url, {"category": "poetry", "since": "2024-02-01", "until": "2024-01"})
+    assert response.status_code == 200
+    said = [str(m) for m in response.context["messages"]]
+    assert said[0] == "until: expected a date YYYY-MM-DD, got '2024-01'"
+    assert said[1].startswith("category: must be one of generation, open_qa")
+    assert response.context["filters"]["category"] is None
+    response = client.get(url, {"since": "2024-02-01", "until": "2024-01-01"})
+    assert [str(m) for m in response.context["messages"]] == [
+        "until: must be later than since (until is exclusive)"
+    ]
+    assert response.context["filters"] == {
+        "since": __import__("datetime").date(2024, 2, 1), "until": None,
+        "category": None, "split": None,
+    }  # fmt: skip

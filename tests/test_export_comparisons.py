@@ -94,6 +94,19 @@ def test_split_and_gold_options(ranked, project, make_task, labeler):
     assert rows and {r["split"] for r in rows} == {split}
 
 
+def test_conversational_can_be_forced_either_way(ranked):
+    rows = parse_jsonl(export("export_comparisons", "campaign", "--conversational"))
+    assert rows[0]["chosen"][0]["role"] == "assistant"
+    assert rows[0]["prompt"] == [{"role": "user", "content": ranked[0].prompt.text}]
+    plain = parse_jsonl(export("export_comparisons", "campaign", "--no-conversational"))
+    assert plain == parse_jsonl(export("export_comparisons"))
+
+
+def test_bad_option_names_the_option(ranked):
+    with pytest.raises(CommandError, match="^min_agreement: must lie in 0..1"):
+        export("export_comparisons", "campaign", "--min-agreement", "1.5")
+
+
 def test_unknown_project_names_the_option():
     with pytest.raises(CommandError, match="^project: no project"):
         export("export_comparisons", "nope")

@@ -41,7 +41,7 @@ def test_pair_expansion_counts_and_orientation(project, make_task, labeler, rank
     for row in rows:
         # chosen is always the strictly better-ranked response (1 = best)
         assert rank_of[row["chosen"]] < rank_of[row["rejected"]]
-        assert row["ranking_id"] == ranking.pk and row["task_id"] == task.pk
+        assert row["ranking_id"] == ranking.id and row["task_id"] == task.pk
         assert row["labeler"] == "lena" and row["prompt"] == task.prompt.text
     assert len({(r["chosen"], r["rejected"]) for r in rows}) == expected
 
@@ -83,7 +83,7 @@ def test_only_current_rankings(project, make_task, labeler):
     rank(task, labeler, [1, 2, 3, 4])
     corrected = rank(task, labeler, [4, 3, 2, 1])  # a correction supersedes the first
     rows = list(exports.export_rows("rankings", project))
-    assert [r["ranking_id"] for r in rows] == [corrected.pk]
+    assert [r["ranking_id"] for r in rows] == [corrected.id]
     assert rows[0]["ranks"] == [4, 3, 2, 1]
 
 
@@ -92,7 +92,7 @@ def test_gold_only_when_asked(project, make_task, labeler):
     rank(gold, labeler, [1, 2, 3, 4])
     rank(make_task(k=4), labeler, [1, 2, 3, 4])
     assert len(list(exports.export_rows("rankings", project))) == 1
-    assert len(list(exports.export_rows("rankings", project, include_gold=True))) == 2
+    assert len(list(exports.export_rows("rankings", project, {"include_gold": True}))) == 2
 
 
 def test_split_filter(project, make_task, labeler):
@@ -100,7 +100,7 @@ def test_split_filter(project, make_task, labeler):
     for task, split in zip(tasks, ["train", "train", "validation", "test"], strict=True):
         Prompt.objects.filter(pk=task.prompt_id).update(split=split)
         rank(task, labeler, [1, 2, 3, 4])
-    rows = list(exports.export_rows("rankings", project, split="train"))
+    rows = list(exports.export_rows("rankings", project, {"split": "train"}))
     assert len(rows) == 2 and {r["split"] for r in rows} == {"train"}
     assert [r["split"] for r in exports.export_rows("rankings", project)] == [
         "train", "train", "validation", "test"
@@ -141,31 +141,12 @@ def test_demonstrations_accepted_unless_asked(project, labeler, make_task):
             "split": task.prompt.split,
         }
     ]
-    assert len(list(exports.export_rows("demonstrations", project, status="all"))) == 2
-    (msg,) = exports.export_rows("demonstrations", project, style="messages")
+    assert len(list(exports.export_rows("demonstrations", project, {"status": "all"}))) == 2
+    (msg,) = exports.export_rows("demonstrations", project, {"style": "messages"})
     assert msg["messages"] == [
         {"role": "user", "content": task.prompt.text},
         {"role": "assistant", "content": "Good"},
     ]
-
-
-@pytest.mark.parametrize(
-    "kind, options, message",
-    [
-        ("pairs", {}, "kind:"),
-        ("comparisons", {"split": "dev"}, "split:"),
-        ("comparisons", {"min_agreement": "high"}, "min_agreement:"),
-        ("comparisons", {"min_agreement": 3}, "min_agreement:"),
-        ("comparisons", {"consensus": "yes"}, "consensus:"),
-        ("comparisons", {"colour": 1}, "colour:"),
-        ("demonstrations", {"status": "maybe"}, "status:"),
-        ("demonstrations", {"style": "alpaca"}, "style:"),
-        ("demonstrations", {"consensus": True}, "consensus:"),
-    ],
-)
-def test_bad_options_name_the_option(kind, options, message):
-    with pytest.raises(exports.ExportError, match=f"^{message}"):
-        exports.clean_options(kind, options)
 
 
 def test_likert_items_do_not_change_rows(project, make_task, labeler):
@@ -182,15 +163,15 @@ def test_consensus_and_min_agreement(project, make_task, labeler, other_labeler,
     rank(split, other_labeler, [4, 3, 2, 1])
     single = make_task(k=4)
     rank(single, labeler, [2, 1, 3, 4])
-    rows = list(exports.export_rows("rankings", project, consensus=True))
+    rows = list(exports.export_rows("rankings", project, {"consensus": True}))
     assert [(r["task_id"], r["labeler"], r["ranking_id"]) for r in rows] == [
         (agree.pk, "consensus", None),
         (single.pk, "consensus", None),
     ]  # the split task's two opposite rankings cancel out: nothing to compare
     assert rows[0]["ranks"] == [1, 2, 3, 4] and rows[1]["ranks"] == [2, 1, 3, 4]
-    pairs = list(exports.export_rows("comparisons", project, consensus=True))
+    pairs = list(exports.export_rows("comparisons", project, {"consensus": True}))
     assert len(pairs) == 12
-    kept = list(exports.export_rows("rankings", project, min_agreement=0.5))
+    kept = list(exports.export_rows("rankings", project, {"min_agreement": 0.5}))
     # the disagreeing task is dropped; a single labeler's task has no evidence and stays
     assert sorted({r["task_id"] for r in kept}) == [agree.pk, single.pk]
     assert len(kept) == 4
@@ -206,8 +187,8 @@ def test_portable_query_gives_the_same_rows(
         rank(task, other_labeler, list(reversed(ranks)))
     kinds = ("comparisons", "rankings")
     fast = {kind: list(exports.export_rows(kind, project)) for kind in kinds}
-    fast["consensus"] = list(exports.export_rows("rankings", project, consensus=True))
+    fast["consensus"] = list(exports.export_rows("rankings", project, {"consensus": True}))
     monkeypatch.setattr(exports, "USE_ARRAY_QUERY", False)
     portable = {kind: list(exports.export_rows(kind, project)) for kind in kinds}
-    portable["consensus"] = list(exports.export_rows("rankings", project, consensus=True))
+    portable["consensus"] = list(exports.export_rows("rankings", project, {"consensus": True}))
     assert portable == fast and len(fast["comparisons"]) == 2 * (6 + 5 + 6)

@@ -61,6 +61,12 @@ def test_csv_and_gzip(tmp_path):
         ),
         ({"prompt": "ok", "metadata": [1]}, ":2: metadata: must be an object"),
         ("{not json", ":2: json: not valid JSON"),
+        # the prompt service's rules, named by the file's fields (they were database errors)
+        ({"prompt": "nul\x00here"}, ":2: prompt: must not contain NUL characters"),
+        ({"prompt": "ok", "user_id": "u" * 201}, ":2: user_id: at most 200 characters"),
+        ({"prompt": "ok", "id": "i" * 201}, ":2: id: at most 200 characters"),
+        ({"prompt": "ok", "metadata": {"k": "\x00"}}, ":2: metadata: must not contain NUL"),
+        ({"messages": [{"role": "user", "content": " "}]}, ":2: messages: message 0 has no"),
     ],
 )
 def test_bad_row_aborts_and_writes_nothing(tmp_path, row, message):
@@ -119,3 +125,11 @@ def test_no_user_in_two_splits(tmp_path):
         splits_by_user.setdefault(user, set()).add(split)
     assert all(len(s) == 1 for s in splits_by_user.values())
     assert {s for v in splits_by_user.values() for s in v} >= {"train", "validation"}
+
+
+def test_a_bad_project_slug_is_refused_by_the_project_service(tmp_path):
+    path = write_jsonl(tmp_path / "p.jsonl", [{"prompt": "Fine."}])
+    before = counts()
+    with pytest.raises(CommandError, match="--project: only letters, digits, hyphens"):
+        run("import_prompts", path, "not a slug")
+    assert counts() == before

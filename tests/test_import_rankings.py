@@ -127,14 +127,13 @@ def collected_through_the_api(tmp_path):
 
 
 def summary(project):
-    from labeling.outputs.exports import ROW_GENERATORS, resolve_options
+    from labeling.outputs.exports import export_rows
     from labeling.quality.agreement import project_agreement
 
     def rows(**options):
-        options = resolve_options("rankings", project, options)
         return sorted(
             (row["prompt"], row["labeler"], tuple(sorted(zip(*pair, strict=True))))
-            for row in ROW_GENERATORS["rankings"](project, **options)
+            for row in export_rows("rankings", project, options)
             for pair in [(row["responses"], row["ranks"])]
         )
 

@@ -29,6 +29,9 @@ def test_by_prompt_text_and_by_prompt_id(tmp_path):
         ({"prompt": "P", "response": ""}, ":1: response: is missing or empty"),
         ({"prompt": "P", "response": "x", "model": 3}, ":1: model: must be a string"),
         ({"response": "x"}, ":1: prompt: is missing or empty"),
+        # the response service's rules (they were database errors)
+        ({"prompt": "P", "response": "x", "model": "m" * 201}, ":1: model: at most 200"),
+        ({"prompt": "P", "response": "x\x00"}, ":1: response: must not contain NUL"),
     ],
 )
 def test_bad_rows(tmp_path, row, message):

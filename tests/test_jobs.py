@@ -106,7 +106,7 @@ def test_sft_then_reward_then_ppo_then_generate(campaign, base, artifacts):
     )  # fmt: skip
     gen = jobs.run_job(gen.pk)
     assert gen.status == "succeeded", gen.error
-    new = Response.objects.filter(origin="checkpoint", checkpoint=ppo_job.output_checkpoint)
+    new = Response.objects.filter(origin="checkpoint", checkpoint_id=ppo_job.output_checkpoint_id)
     assert new.count() >= 3
     # Random tiny-model samples of 6 tokens are all distinct: K = 4 responses, one task each.
     assert RankingTask.objects.count() == before + 3
@@ -120,6 +120,8 @@ BAD_INPUT = [
     ({"processes": 10_000}, {}, "processes: 10000 asked, this host runs at most"),
     ({"processes": 0}, {}, "processes: expected a whole number >= 1"),
     ({"accelerate_config": "/no/such.yaml"}, {}, "accelerate_config: no file"),
+    ({"train_file": "/tmp/rows.jsonl"}, {}, "config: train_file: set by the platform"),
+    ({"output_dir": "/tmp/elsewhere"}, {}, "config: output_dir: set by the platform"),
     ({}, {"base": "missing-folder"}, "base_checkpoint: checkpoint .* folder .* is missing"),
     ({}, {"base": "rm"}, "base_checkpoint: checkpoint .* is a rm checkpoint; a sft job needs"),
 ]

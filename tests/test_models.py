@@ -142,3 +142,18 @@ def test_demonstration_constraints(make_task, labeler):
     violates(
         lambda: Demonstration.objects.create(prompt=prompt, author=labeler, text="x", status="meh")
     )
+
+
+def test_deleting_a_checkpoint_clears_its_responses(project):
+    """``Response.checkpoint_id`` is no foreign key: training clears it when the checkpoint
+    that generated the response is deleted (what SET_NULL did)."""
+    from training.models import Checkpoint
+
+    prompt = Prompt.objects.create(project=project, text="Say hi.", dedup_key="say hi")
+    kept, gone = (Checkpoint.objects.create(name=n, kind="sft", path=f"/tmp/{n}") for n in "ab")
+    responses = [
+        Response.objects.create(prompt=prompt, text=t, text_hash=t, checkpoint_id=c.pk)
+        for t, c in (("x", kept), ("y", gone))
+    ]
+    Checkpoint.objects.filter(pk=gone.pk).delete()
+    assert [Response.objects.get(pk=r.pk).checkpoint_id for r in responses] == [kept.pk, None]

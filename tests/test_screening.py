@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from labeling.assignment.rankings import ItemInput, record_ranking
-from labeling.models import Demonstration, Qualification
+from labeling.models import Demonstration, Qualification, RankingTask
 from labeling.quality import screening
 
 
@@ -87,6 +87,41 @@ def test_decisions_override_and_are_recorded(screened, gold, labeler, reviewer, 
         screening.decide(screened, labeler, "maybe", reviewer)
 
 
+@pytest.mark.parametrize(
+    "decision, decided_by, candidate, note, field",
+    [
+        ("maybe", "reviewer", "labeler", "", "decision"),
+        ("approved", "other_labeler", "labeler", "", "decided_by"),
+        ("approved", "reviewer", "stranger", "", "user"),
+        ("approved", "reviewer", "labeler", "ok\x00", "note"),
+    ],
+)
+def test_refusals_are_typed_and_name_the_field(
+    screened, labeler, other_labeler, reviewer, decision, decided_by, candidate, note, field
+):
+    from django.contrib.auth import get_user_model
+
+    from labeling.errors import ServiceError
+
+    people = {"labeler": labeler, "other_labeler": other_labeler, "reviewer": reviewer}
+    people["stranger"] = get_user_model().objects.create_user("stranger")
+    with pytest.raises(ServiceError) as refused:
+        screening.decide(screened, people[candidate], decision, people[decided_by], note)
+    assert isinstance(refused.value, screening.ScreeningError)
+    assert refused.value.field == field
+    assert not Qualification.objects.exists()
+
+
+def test_a_refused_decision_is_said_on_the_screening_page(client, screened, labeler, reviewer):
+    client.force_login(reviewer)
+    url = reverse("dashboard-screening-decide", args=[screened.slug, labeler.pk])
+    response = client.post(url, {"decision": "maybe"}, follow=True)
+    assert response.status_code == 200
+    said = [str(m) for m in response.context["messages"]]
+    assert said == ["lena: decision: must be one of approved, revoked"]
+    assert not Qualification.objects.exists()
+
+
 def test_reviewers_are_always_qualified(screened, reviewer):
     assert screening.is_qualified(screened, reviewer)
 
@@ -119,7 +154,8 @@ def test_unqualified_labelers_are_served_only_screening_tasks(
     engine.skip_assignment(served, labeler, "later")
     second = engine.next_assignment(screened, labeler)
     engine.skip_assignment(second, labeler, "later")
-    assert second.task.is_gold
+    assert RankingTask.objects.get(pk=second.task_id).is_gold
     assert engine.next_assignment(screened, labeler) is None  # screening set exhausted
     screening.decide(screened, labeler, "approved", reviewer)
-    assert not engine.next_assignment(screened, labeler).task.is_gold
+    lease = engine.next_assignment(screened, labeler)
+    assert not RankingTask.objects.get(pk=lease.task_id).is_gold

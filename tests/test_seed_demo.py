@@ -173,3 +173,12 @@ def test_an_existing_demo_project_is_brought_to_overlap_two(db):
     project = Project.objects.get(slug="demo")
     assert project.overlap == 2 and project.guidelines
     assert project.name == "Older demo"  # an existing project keeps its name
+
+
+def test_a_demo_project_the_campaign_no_longer_fits_is_a_command_error(db):
+    """The project service's and the task service's refusals are said as `field: message`."""
+    from django.core.management.base import CommandError
+
+    Project.objects.create(slug="demo", name="Demo", k_min=2, k_max=3)
+    with pytest.raises(CommandError, match=r"k: 4\.\.7 is outside the project's range 2\.\.3"):
+        call_command("seed_demo")

@@ -5,6 +5,7 @@ from io import StringIO
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from labeling.demo.simulation import labeler_ranks
 from labeling.models import Assignment, Project, Ranking, RankingItem, RankingTask
@@ -60,7 +61,43 @@ def test_command_creates_a_campaign():
 
 @pytest.mark.django_db
 def test_noise_levels_must_match_labelers():
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError, match="one level per labeler"):
         call_command("simulate_labelers", "--project=x", "--labelers=2", "--noise-levels=0.1")
+
+
+@pytest.mark.django_db
+def test_refused_simulations_write_nothing():
+    """The project and prompt rules hold for the bulk-written campaign too: K within the
+    project's range, no prompt the project has already (the same --prefix and --seed)."""
+    from labeling import projects
+
+    projects.create_project(slug="narrow", name="Narrow", k_min=4, k_max=5)
+    with pytest.raises(CommandError, match=r"k: 4\.\.7 is outside the project's 4\.\.5"):
+        call_command("simulate_labelers", "--project=narrow", "--k=4..7", "--tasks=3")
+    assert not RankingTask.objects.exists()
+    with pytest.raises(CommandError, match="overlap: must be from 1 to 100"):
+        call_command("simulate_labelers", "--project=new", "--overlap=0", "--tasks=3")
+    assert not Project.objects.filter(slug="new").exists()  # nor the project it would make
+    call_command(
+        "simulate_labelers", "--project=narrow", "--k=4..5", "--tasks=3", stdout=StringIO()
+    )
+    with pytest.raises(CommandError, match="seed: the project has this simulation's prompts"):
+        call_command("simulate_labelers", "--project=narrow", "--k=4..5", "--tasks=3")
+    assert RankingTask.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_simulated_authors_stay_under_the_per_user_cap():
+    from collections import Counter
+
+    from labeling import projects
+    from labeling.models import Prompt
+
+    projects.create_project(slug="capped", name="Capped", prompt_cap_per_user=1)
+    call_command(
+        "simulate_labelers", "--project=capped", "--tasks=30", "--labelers=2", stdout=StringIO()
+    )
+    authors = Counter(Prompt.objects.values_list("source_user", flat=True))
+    assert len(authors) == 30 and max(authors.values()) == 1
+    with pytest.raises(CommandError, match="prefix: sim-author-0 would pass the per-user cap"):
+        call_command("simulate_labelers", "--project=capped", "--tasks=3", "--seed=1")

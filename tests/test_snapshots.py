@@ -55,18 +55,37 @@ def test_tampering_is_detected(artifacts, project, make_task, labeler):
     assert not verify_snapshot(snapshot)
 
 
-def test_bad_option_writes_nothing(artifacts, project):
-    from labeling.outputs.exports import ExportError
-
-    with pytest.raises(ExportError, match="^split:"):
-        create_snapshot(project, "comparisons", {"split": "dev"})
-    assert DatasetSnapshot.objects.count() == 0
-
-
-def test_export_command_can_freeze(artifacts, project, make_task, labeler):
-    from .exporting import export
-
+def test_manifest_options_are_the_kinds_own_resolved(artifacts, project, make_task, labeler):
+    """A manifest holds exactly the kind's options, all resolved: the same set of keys as
+    before options became a dataclass, so a snapshot frozen again keeps its hash."""
     rank(make_task(k=4), labeler, [1, 2, 3, 4])
-    out = export("export_rankings", "campaign", "--snapshot")
-    snapshot = DatasetSnapshot.objects.get()
-    assert snapshot.content_hash in out and snapshot.kind == "rankings"
+    pairs = create_snapshot(project, "comparisons", {"min_agreement": 1})
+    assert pairs.options == {
+        "split": None,
+        "conversational": False,
+        "consensus": False,
+        "min_agreement": 1.0,
+        "include_gold": False,
+    }
+    demonstrations = create_snapshot(project, "demonstrations")
+    assert demonstrations.options == {
+        "split": None,
+        "conversational": False,
+        "status": "accepted",
+        "style": "prompt_completion",
+    }
+    # options given as a dict or as the dataclass freeze the same snapshot
+    from labeling.outputs.options import RankingExportOptions
+
+    again = create_snapshot(project, "comparisons", RankingExportOptions(min_agreement=1.0))
+    assert again.pk == pairs.pk
+
+
+def test_bad_option_writes_nothing(artifacts, project):
+    from labeling.errors import ServiceError
+    from labeling.outputs.options import ExportError
+
+    with pytest.raises(ExportError, match="^split:") as raised:
+        create_snapshot(project, "comparisons", {"split": "dev"})
+    assert isinstance(raised.value, ServiceError) and raised.value.field == "split"
+    assert DatasetSnapshot.objects.count() == 0

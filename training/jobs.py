@@ -82,6 +82,16 @@ def engine_config(job):
     from training.engine.registry import config_class
 
     data = {k: v for k, v in job.config.items() if k not in JOB_KEYS}
+    # The engine's command line takes files; a job's inputs come from its snapshot and
+    # checkpoints, and its output folder from the platform, so a job config naming them
+    # would be silently overridden.
+    platform_keys = sorted(k for k in data if k.endswith("_file") or k == "output_dir")
+    if platform_keys:
+        raise JobError(
+            "config",
+            f"{platform_keys[0]}: set by the platform from the job's snapshot, checkpoints "
+            "and folder, not in a job's config",
+        )
     if job.base_checkpoint_id:
         data[MODEL_KEY[job.kind]] = job.base_checkpoint.path
     data["output_dir"] = str(job_dir(job) / "model")
@@ -243,12 +253,12 @@ def sft_inputs(job) -> dict:
 
 
 def reward_inputs(job) -> dict:
-    from labeling.outputs.exports import ROW_GENERATORS
+    from labeling.outputs.exports import export_rows
 
     train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
     if not train:
         raise JobError("snapshot", "no rankings in the train split")
-    demonstrations = list(ROW_GENERATORS["demonstrations"](job.project, split="train"))
+    demonstrations = list(export_rows("demonstrations", job.project, {"split": "train"}))
     return {
         "train_rows": train,
         "eval_rows": validation or None,
@@ -296,7 +306,7 @@ def register_generated(job, config, rows) -> None:
             )
             if response.checkpoint_id is None and job.base_checkpoint_id:
                 response.checkpoint_id = job.base_checkpoint_id
-                response.save(update_fields=["checkpoint"])
+                response.save(update_fields=["checkpoint_id"])
             if response not in by_prompt[prompt.pk]:
                 by_prompt[prompt.pk].append(response)
     if job.config.get("create_tasks", True):

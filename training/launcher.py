@@ -1,11 +1,11 @@
 """A job with ``processes: N`` runs under ``accelerate launch`` as a subprocess of the worker.
 
 The worker writes the job's spec and inputs under ``<job folder>/launch/``, starts
-``accelerate launch --num_processes N [--config_file F] -m training.engine.launch spec.json``
-in a process group of its own, and reads its output: event lines (progress, resume, result:
-``training.engine.launch``) go to the job's recorder, every other line to the log tail. On
-cancel it terminates the whole group (the launcher and every rank); the checkpoint is the
-folder the main process (rank 0) writes.
+``accelerate launch --num_processes N [--config_file F] -m training.engine.launch --spec
+spec.json`` in a process group of its own, and reads its output: event lines (progress,
+resume, result: ``training.engine.launch``) go to the job's recorder, every other line to the
+log tail. On cancel it terminates the whole group (the launcher and every rank); the
+checkpoint is the folder the main process (rank 0) writes.
 
 A worker killed with SIGKILL leaves its launched group running; the group's id is kept in
 ``launch/pgid``, and the next attempt stops that group before it starts its own, so two runs
@@ -112,7 +112,7 @@ def launch_command(processes: int, config_file: str | None, folder: Path) -> lis
         if processes > 1:
             # one process per GPU; with no GPU, the engine groups the processes on the CPU (gloo)
             command.append("--multi_gpu")
-    return command + ["-m", "training.engine.launch", str(folder / "spec.json")]
+    return command + ["-m", "training.engine.launch", "--spec", str(folder / "spec.json")]
 
 
 def stop_group(pgid_file: Path) -> None:

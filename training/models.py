@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 
 class DatasetSnapshot(models.Model):
@@ -170,3 +172,12 @@ class JobMetric(models.Model):
 
     def __str__(self):
         return f"job {self.job_id} step {self.step}"
+
+
+@receiver(post_delete, sender=Checkpoint)
+def _forget_generated_by(sender, instance, **kwargs):
+    """Responses a deleted checkpoint generated no longer name it. ``Response.checkpoint_id``
+    is a plain column (labeling knows nothing of training), so no foreign key does this."""
+    from labeling.models import Response
+
+    Response.objects.filter(checkpoint_id=instance.pk).update(checkpoint_id=None)

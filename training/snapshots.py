@@ -14,13 +14,16 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from labeling.outputs.export_formats import write_jsonl
-from labeling.outputs.exports import ROW_GENERATORS, resolve_options
+from labeling.outputs.exports import export_rows, resolve_options
+from labeling.outputs.options import ExportOptions
 
 from .models import DatasetSnapshot
 
@@ -43,13 +46,17 @@ def _content_hash(manifest: bytes, data_digest: bytes) -> str:
     return hashlib.sha256(manifest + b"\n" + data_digest).hexdigest()
 
 
-def create_snapshot(project, kind: str, options: dict | None = None, *, created_by=None):
+def create_snapshot(
+    project, kind: str, options: ExportOptions | Mapping | None = None, *, created_by=None
+):
     """Freeze an export; returns the (possibly already existing) DatasetSnapshot.
 
-    Raises ``labeling.outputs.exports.ExportError`` for a bad option.
+    Raises ``labeling.outputs.options.ExportError`` for a bad option.
     """
-    options = resolve_options(kind, project, dict(options or {}))
-    manifest = _manifest_bytes(project, kind, options)
+    options = resolve_options(kind, project, options)
+    # the kind's options, all resolved: the manifest names exactly what the rows are
+    resolved = asdict(options)
+    manifest = _manifest_bytes(project, kind, resolved)
     root = snapshots_root()
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
@@ -57,7 +64,7 @@ def create_snapshot(project, kind: str, options: dict | None = None, *, created_
         # One transaction: the rows are one consistent view of the database.
         with transaction.atomic():
             n_rows = write_jsonl(
-                ROW_GENERATORS[kind](project, **options), tmp / DATA_FILE, hasher=data_hasher
+                export_rows(kind, project, options), tmp / DATA_FILE, hasher=data_hasher
             )
         (tmp / MANIFEST_FILE).write_bytes(manifest)
         content_hash = _content_hash(manifest, data_hasher.digest())
@@ -81,7 +88,7 @@ def create_snapshot(project, kind: str, options: dict | None = None, *, created_
                 kind=kind,
                 content_hash=content_hash,
                 defaults={
-                    "options": options,
+                    "options": resolved,
                     "path": str(final),
                     "n_rows": n_rows,
                     "created_by": created_by,

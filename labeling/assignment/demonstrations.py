@@ -22,6 +22,7 @@ Status = Demonstration.Status
 DEMONSTRATIONS_PER_PROMPT = 1
 CANDIDATES = 50
 MAX_TEXT_CHARS = 20_000
+MAX_SECONDS = 1e7  # about four months: anything longer is a broken clock
 
 
 class DemonstrationError(ServiceError):
@@ -67,10 +68,17 @@ def submit_demonstration(prompt: Prompt, author, text: str, *, seconds_spent=0.0
         raise DemonstrationError("text", "write the response before submitting")
     if len(text) > MAX_TEXT_CHARS:
         raise DemonstrationError("text", f"at most {MAX_TEXT_CHARS} characters")
+    if (
+        isinstance(seconds_spent, bool)
+        or not isinstance(seconds_spent, int | float)
+        or not 0 <= seconds_spent <= MAX_SECONDS  # also refuses NaN
+    ):
+        # a NaN or infinite time would be stored, and break every JSON that shows it
+        raise DemonstrationError("seconds_spent", f"must be a number from 0 to {MAX_SECONDS:g}")
     if Demonstration.objects.filter(prompt=prompt, author=author).exists():
         raise DemonstrationError("prompt", "you already wrote a demonstration for this prompt")
     return Demonstration.objects.create(
-        prompt=prompt, author=author, text=text, seconds_spent=max(float(seconds_spent), 0.0)
+        prompt=prompt, author=author, text=text, seconds_spent=float(seconds_spent)
     )
 
 

@@ -18,7 +18,8 @@ Rules (issue 4):
   On SQLite ``select_for_update`` is a no-op and the IMMEDIATE transaction serialises
   writers instead.
 - Speed: ``RankingTask.n_held`` counts a task's active (lapsed or not) and submitted
-  assignments; every change of those here updates it in the same transaction. Candidates
+  assignments; every change of those updates it in the same transaction, and only
+  ``sql.take_slot`` and ``sql.add_held`` write it. Candidates
   come from the partial index on it (``n_held < overlap``, fullest first, LIMIT 1), so
   ``next`` does not count the slots of every open task. The count is a hint: the slots are
   re-counted under the row lock (which also repairs it), and tasks whose count is full
@@ -30,23 +31,18 @@ import random
 from collections import Counter
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from labeling.assignment import sql
 from labeling.assignment.rankings import ItemInput, RankingError, record_ranking
+from labeling.assignment.records import Lease, RankingRecord
 from labeling.errors import ServiceError
 from labeling.models import Assignment, Project, Ranking, RankingTask
 from labeling.quality import screening
 
-# Tasks built for labelers; imported preferences are already ranked and never served.
-SERVED_SOURCES = [RankingTask.Source.LABELING, RankingTask.Source.EVALUATION]
 MAX_DRAFT_CHARS = 64_000
 MAX_SKIP_REASON_CHARS = 2_000
-# Statuses counted in ``RankingTask.n_held``.
-HELD = [Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED]
 
 
 class SubmissionError(ServiceError):
@@ -61,60 +57,13 @@ def _now(now):
     return now or timezone.now()
 
 
-def occupying(now):
-    """Q for assignments that hold a slot at ``now``."""
-    return Q(status=Assignment.Status.SUBMITTED) | Q(
-        status=Assignment.Status.ACTIVE, expires_at__gt=now
-    )
-
-
-def display_order(task: RankingTask, labeler) -> list[int]:
+def display_order(task, labeler) -> list[int]:
     """Canonical positions in the order this labeler sees them: shuffled, but the same on
     every reload (seeded by the task and the labeler, not by the session)."""
-    seed = hashlib.sha256(f"preflab-order:{task.pk}:{labeler.pk}".encode()).digest()
+    seed = hashlib.sha256(f"preflab-order:{task.id}:{labeler.pk}".encode()).digest()
     positions = list(range(task.k))
     random.Random(int.from_bytes(seed[:8], "big")).shuffle(positions)
     return positions
-
-
-def active_assignment(project: Project, labeler, *, now=None):
-    """The labeler's current unexpired assignment in the project, if any."""
-    return (
-        Assignment.objects.filter(
-            task__project=project,
-            labeler=labeler,
-            status=Assignment.Status.ACTIVE,
-            expires_at__gt=_now(now),
-        )
-        .select_related("task")
-        .order_by("leased_at")
-        .first()
-    )
-
-
-def available_tasks(project: Project, labeler, now, *, gold: bool | None = None):
-    """Tasks with a free slot that this labeler has never held or ranked, fullest first."""
-    occupied = (
-        Assignment.objects.filter(occupying(now), task=OuterRef("pk"))
-        .order_by()
-        .values("task")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    tasks = RankingTask.objects.filter(project=project, source__in=SERVED_SOURCES)
-    if gold is not None:
-        tasks = tasks.filter(is_gold=gold)
-    return (
-        tasks.exclude(pk__in=Assignment.objects.filter(labeler=labeler).values("task_id"))
-        .exclude(pk__in=Ranking.objects.filter(labeler=labeler).values("task_id"))
-        .annotate(occupied=Coalesce(Subquery(occupied), Value(0)))
-        .filter(occupied__lt=F("overlap"))
-        .order_by("-occupied", "pk")
-    )
-
-
-def _add_held(task_id, delta):
-    RankingTask.objects.filter(pk=task_id).update(n_held=Greatest(F("n_held") + delta, 0))
 
 
 def _claim(project, labeler, now, *, gold: bool):
@@ -137,16 +86,12 @@ def _claim(project, labeler, now, *, gold: bool):
         if pk is None:
             rejected.append(task_id)
             continue
-        assignment = Assignment(
-            pk=pk, task_id=task_id, labeler=labeler, leased_at=now, expires_at=expires_at
-        )
-        assignment._state.adding, assignment._state.db = False, connection.alias
-        return assignment
+        return Lease(pk, task_id, labeler.pk, Assignment.Status.ACTIVE, now, expires_at)
 
 
 def next_assignment(
     project: Project, labeler, *, now=None, rng=None, only_gold=False
-) -> Assignment | None:
+) -> Lease | None:
     """The labeler's active assignment, else a new one, else None when the queue is empty.
 
     ``only_gold`` serves gold tasks only (a qualification/screening set), whatever the rate.
@@ -157,9 +102,9 @@ def next_assignment(
         role = sql.lock_labeler(project.pk, labeler.pk)
         if role is None and not labeler.is_superuser:
             raise NotAMember(f"project: {labeler} is not a member of {project.slug}")
-        active_id = sql.open_assignment(project.pk, labeler.pk, now)
-        if active_id is not None:
-            return Assignment.objects.select_related("task").get(pk=active_id)
+        lease = sql.open_lease(project.pk, labeler.pk, now)
+        if lease is not None:
+            return lease
         # Screening (screening.py): until qualified, a labeler gets only the qualification set.
         only_gold = only_gold or not screening.is_qualified(project, labeler)
         want_gold = only_gold or (rng or random).random() < project.gold_rate
@@ -177,33 +122,28 @@ def queue_size(project: Project, labeler, *, now=None) -> int:
     A labeler still in screening is only served the qualification set, so that is counted.
     """
     screening_only = not screening.is_qualified(project, labeler)
-    return available_tasks(project, labeler, _now(now), gold=screening_only).count()
+    return sql.count_eligible(project.pk, labeler.pk, _now(now), gold=screening_only)
 
 
-def _copy_back(assignment: Assignment, locked: Assignment):
-    """What ``assignment.refresh_from_db()`` would read after the commit, without a query."""
-    for field in Assignment._meta.concrete_fields:
-        if field.attname in locked.__dict__:  # not the deferred ones
-            setattr(assignment, field.attname, getattr(locked, field.attname))
-
-
-def submit_ranking(assignment: Assignment, labeler, items: list[ItemInput], **options) -> Ranking:
-    """Record the labeler's ranking of an assigned task; safe to retry (see ``submit_task``).
-
-    ``items`` are in the task's canonical position order.
+def submit_ranking(assignment, labeler, items: list[ItemInput], **options) -> RankingRecord:
+    """Record the labeler's ranking of an assigned task (an Assignment or a Lease); safe to
+    retry (see ``submit_task``). ``items`` are in the task's canonical position order.
     """
     if assignment.labeler_id != labeler.pk:
         raise SubmissionError("assignment", "this task is assigned to another labeler")
-    ranking, locked = _submit(labeler, items, assignment_id=assignment.pk, **options)
-    _copy_back(assignment, locked)
-    return ranking
+    return _submit(labeler, items, assignment_id=assignment.id, **options)
 
 
-def submit_task(task_id: int, labeler, items: list[ItemInput], **options) -> Ranking | None:
+def submit_task(task_id: int, labeler, items: list[ItemInput], **options) -> RankingRecord | None:
     """``submit_ranking`` for the labeler's assignment of task ``task_id`` (None when they
     hold none), without reading the assignment first."""
-    found = _submit(labeler, items, task_id=task_id, **options)
-    return found[0] if found else None
+    return _submit(labeler, items, task_id=task_id, **options)
+
+
+def _recorded(ranking_id: int) -> RankingRecord:
+    """A ranking recorded earlier (a retried submit)."""
+    ranking = Ranking.objects.select_related("labeler").prefetch_related("items")
+    return RankingRecord.of(ranking.get(pk=ranking_id))
 
 
 def _submit(
@@ -243,18 +183,18 @@ def _submit(
             if assignment_id is not None:
                 raise SubmissionError("assignment", "this task is assigned to another labeler")
             return None
-        locked, role, own_ranking, current, (key_ranking, key_assignment) = found
-        if key_ranking is not None:
-            if key_assignment != locked.pk:
+        locked = found.assignment
+        if found.key_ranking_id is not None:
+            if found.key_assignment_id != locked.pk:
                 raise SubmissionError("submission_key", "already used for another task")
-            return Ranking.objects.get(pk=key_ranking), locked
+            return _recorded(found.key_ranking_id)
         task = locked.task
         project = task.project
         if locked.status == Assignment.Status.SUBMITTED:
-            return Ranking.objects.get(pk=own_ranking), locked
+            return _recorded(found.own_ranking_id)
         if locked.status == Assignment.Status.SKIPPED:
             raise SubmissionError("assignment", "you skipped this task, so it cannot be submitted")
-        if role is None and not labeler.is_superuser:
+        if found.role is None and not labeler.is_superuser:
             raise SubmissionError("assignment", "you are no longer a member of this project")
         lease_over = locked.status == Assignment.Status.EXPIRED or locked.expires_at <= now
         if lease_over:
@@ -288,7 +228,8 @@ def _submit(
                 all_unacceptable=all_unacceptable,
                 submission_key=submission_key,
                 require_likert=require_likert,
-                current=current,  # read under the assignment's lock
+                current=found.current,  # read under the assignment's lock
+                response_ids=found.response_ids,
                 submits_at=now,
             )
         except RankingError as exc:
@@ -298,13 +239,13 @@ def _submit(
             # serialises submits of one assignment).
             raise SubmissionError("submission_key", "already used for another task") from exc
         if locked.status == Assignment.Status.EXPIRED:
-            _add_held(task.pk, 1)  # the row lock on the task is held (lease_over)
-        locked.status, locked.finished_at, locked.draft = Assignment.Status.SUBMITTED, now, None
-    return ranking, locked
+            sql.add_held(task.pk, 1)  # the row lock on the task is held (lease_over)
+    return ranking
 
 
-def skip_assignment(assignment: Assignment, labeler, reason: str, *, now=None) -> Assignment:
-    """Give the slot back with a reason; the labeler never gets this task again."""
+def skip_assignment(assignment, labeler, reason: str, *, now=None) -> Lease:
+    """Give the slot back with a reason; the labeler never gets this task again.
+    ``assignment``: an Assignment or a Lease."""
     now = _now(now)
     reason = (reason or "").strip()
     if not reason:
@@ -314,27 +255,27 @@ def skip_assignment(assignment: Assignment, labeler, reason: str, *, now=None) -
     if assignment.labeler_id != labeler.pk:
         raise SubmissionError("assignment", "this task is assigned to another labeler")
     with transaction.atomic():
-        found = sql.lock_assignment(labeler.pk, assignment_id=assignment.pk)
+        found = sql.lock_assignment(labeler.pk, assignment_id=assignment.id)
         if found is None:
             raise SubmissionError("assignment", "this task is assigned to another labeler")
-        locked = found[0]
+        locked = found.assignment
         if locked.status == Assignment.Status.SKIPPED:
-            return Assignment.objects.get(pk=locked.pk)
+            return Lease.of(locked)
         if locked.status == Assignment.Status.SUBMITTED:
             raise SubmissionError("assignment", "already submitted, so it cannot be skipped")
         if locked.status == Assignment.Status.ACTIVE:
-            _add_held(locked.task_id, -1)
+            sql.add_held(locked.task_id, -1)
         locked.status = Assignment.Status.SKIPPED
         locked.skip_reason = reason
         locked.finished_at = now
         locked.draft = None
         locked.save(update_fields=["status", "skip_reason", "finished_at", "draft"])
-    _copy_back(assignment, locked)
-    return locked
+    return Lease.of(locked)
 
 
-def save_draft(assignment: Assignment, labeler, draft: dict):
-    """Keep the page's unsaved state on the server; only the holder of an open assignment."""
+def save_draft(assignment, labeler, draft: dict):
+    """Keep the page's unsaved state on the server; only the holder of an open assignment
+    (an Assignment or a Lease)."""
     import json
 
     if assignment.labeler_id != labeler.pk:
@@ -344,13 +285,19 @@ def save_draft(assignment: Assignment, labeler, draft: dict):
     if len(json.dumps(draft)) > MAX_DRAFT_CHARS:
         raise SubmissionError("draft", f"larger than {MAX_DRAFT_CHARS} characters")
     updated = Assignment.objects.filter(
-        pk=assignment.pk,
+        pk=assignment.id,
         labeler=labeler,
         status__in=[Assignment.Status.ACTIVE, Assignment.Status.EXPIRED],
     ).update(draft=draft)
     if not updated:
         raise SubmissionError("assignment", "already submitted or skipped")
-    assignment.draft = draft
+
+
+def release_held_slot(sender, instance, **kwargs):
+    """post_delete of an Assignment (an admin or a cascade): an active or submitted one no
+    longer holds its task's slot."""
+    if instance.status in (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED):
+        sql.add_held(instance.task_id, -1)
 
 
 def expire_leases(now=None) -> int:
@@ -372,5 +319,5 @@ def expire_leases(now=None) -> int:
             )
             per_task = Counter(task_id for _, task_id in rows)
             for task_id in sorted(per_task):
-                _add_held(task_id, -per_task[task_id])
+                sql.add_held(task_id, -per_task[task_id])
         expired += len(rows)

@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from labeling.assignment import sql
+from labeling.assignment.records import RankedItem, RankingRecord
 from labeling.errors import ServiceError
-from labeling.models import Ranking, RankingItem, RankingTask
+from labeling.models import RankingTask
 from labeling.outputs.comparisons import RanksError, validate_ranks
 
 LOOK_UP = object()  # record_ranking: read the labeler's current ranking of the task itself
@@ -62,24 +63,25 @@ def record_ranking(
     submission_key: str = "",
     require_likert: bool = False,
     current=LOOK_UP,
+    response_ids: list[int] | None = None,
     submits_at=None,
-) -> Ranking:
+) -> RankingRecord:
     """Write a ranking and its items; a labeler's earlier current ranking is superseded.
 
     Plain statements (assignment_sql.py): every ranking on the platform is written here, and
-    submit is the hot path of labeling. The returned ranking carries ``written_items``.
+    submit is the hot path of labeling. Returns the record of what was written.
     ``current``: the (id, version) of the labeler's current ranking of the task, or None,
     when the caller has read it already (the unique constraint ``ranking_one_current``
-    refuses a second current ranking should it have changed since); ``task.response_ids``
-    likewise, when set. ``submits_at``: mark ``assignment`` submitted at that time, in the
-    statement that writes the ranking (the caller holds its lock).
+    refuses a second current ranking should it have changed since); ``response_ids`` (the
+    task's, in position order) likewise. ``submits_at``: mark ``assignment`` submitted at
+    that time, in the statement that writes the ranking (the caller holds its lock).
     """
     validate_items(task, items, require_likert=require_likert)
     if len(comment) > MAX_COMMENT_CHARS:
         raise RankingError("comment", f"at most {MAX_COMMENT_CHARS} characters")
     if seconds_spent < 0:
         raise RankingError("seconds_spent", "must not be negative")
-    responses = getattr(task, "response_ids", None) or sql.response_ids(task.pk)
+    responses = response_ids or sql.response_ids(task.pk)
     if len(responses) != len(items):
         raise RankingError("items", f"{len(items)} given for {len(responses)} responses")
     submitted_at = timezone.now()
@@ -94,7 +96,7 @@ def record_ranking(
         fields = {
             "task_id": task.pk,
             "labeler_id": labeler.pk,
-            "assignment_id": assignment.pk if assignment is not None else None,
+            "assignment_id": assignment.id if assignment is not None else None,
             "version": version,
             "supersedes_id": previous[0] if previous is not None else None,
             "is_current": True,
@@ -108,21 +110,25 @@ def record_ranking(
             (response_id, item.rank, item.likert, list(item.flags))
             for response_id, item in zip(responses, items, strict=True)
         ]
-        submits = (assignment.pk, submits_at) if submits_at is not None else None
+        submits = (assignment.id, submits_at) if submits_at is not None else None
         pk, item_ids = sql.insert_ranking(fields, rows, submits=submits)
-    ranking = _saved(Ranking(pk=pk, **fields))
-    ranking.task, ranking.labeler = task, labeler
-    if assignment is not None:
-        ranking.assignment = assignment
-    # What was just written, for callers that show it back without reading it again.
-    ranking.written_items = [
-        _saved(RankingItem(pk=item_id, ranking=ranking, response_id=r, rank=k, likert=li, flags=f))
-        for item_id, (r, k, li, f) in zip(item_ids, rows, strict=True)
+    items = [
+        RankedItem(item_id, response_id, rank, likert, flags)
+        for item_id, (response_id, rank, likert, flags) in zip(item_ids, rows, strict=True)
     ]
-    return ranking
-
-
-def _saved(instance):
-    """Mark an instance built from values just written as loaded from the database."""
-    instance._state.adding, instance._state.db = False, connection.alias
-    return instance
+    return RankingRecord(
+        id=pk,
+        task=task.pk,
+        labeler_id=labeler.pk,
+        labeler=labeler.get_username(),
+        assignment_id=fields["assignment_id"],
+        version=version,
+        supersedes=fields["supersedes_id"],
+        is_current=True,
+        all_unacceptable=all_unacceptable,
+        comment=comment,
+        seconds_spent=float(seconds_spent),
+        submission_key=submission_key,
+        submitted_at=submitted_at,
+        items=sorted(items, key=lambda item: (item.rank, item.id)),
+    )

@@ -11,17 +11,42 @@ ranking): SQLite has no INSERT or UPDATE inside WITH.
 """
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from labeling.models import Project, RankingTask
+from labeling.assignment.records import Lease, TaskPrompt, TaskRecord, TaskResponse
+from labeling.models import (
+    Assignment,
+    Membership,
+    Project,
+    Prompt,
+    Ranking,
+    RankingItem,
+    RankingTask,
+    Response,
+)
+from labeling.models import TaskResponse as TaskResponseRow
+from preflab.sql_rows import converted, instance
 from preflab.sql_rows import cursor as sql_cursor
-from preflab.sql_rows import instance
 
-SERVED = "('labeling', 'evaluation')"  # RankingTask sources served to labelers
-HELD = "('active', 'submitted')"  # statuses counted in RankingTask.n_held
+
+def _table(model) -> str:
+    # Unquoted, as Django names tables (app_model): a plain identifier on every backend.
+    return model._meta.db_table
+
+
+# Table names and statuses come from the models; the statements below are constant text
+# built once at import, so each is still one prepared statement.
+ASSIGNMENTS, TASKS, PROJECTS = _table(Assignment), _table(RankingTask), _table(Project)
+PROMPTS, RESPONSES, TASK_RESPONSES = _table(Prompt), _table(Response), _table(TaskResponseRow)
+RANKINGS, ITEMS, MEMBERSHIPS = _table(Ranking), _table(RankingItem), _table(Membership)
+ACTIVE, SUBMITTED = f"'{Assignment.Status.ACTIVE}'", f"'{Assignment.Status.SUBMITTED}'"
+HELD = f"({ACTIVE}, {SUBMITTED})"  # statuses counted in RankingTask.n_held
+# Sources of the tasks served to labelers; imported preferences are already ranked.
+SERVED = f"('{RankingTask.Source.LABELING}', '{RankingTask.Source.EVALUATION}')"
 
 
 def _lock(of: str, *, skip_locked: bool = False) -> str:
@@ -60,16 +85,16 @@ def _insert(sql: str, params) -> int:
 
 def project_by_slug(slug: str) -> Project | None:
     columns = tuple(field.attname for field in Project._meta.concrete_fields)
-    row = _one(f"SELECT {', '.join(columns)} FROM labeling_project WHERE slug = %s", [slug])
+    row = _one(f"SELECT {', '.join(columns)} FROM {PROJECTS} WHERE slug = %s", [slug])
     return instance(Project, columns, row) if row else None
 
 
 def lock_labeler(project_id: int, user_id: int) -> str | None:
     """Lock the labeler's user row, so that one labeler's concurrent `next`s (two tabs, a
     retried request) queue here and never get two tasks; their role in the project."""
-    users = get_user_model()._meta.db_table
+    users = _table(get_user_model())
     row = _one(
-        f"""SELECT (SELECT m.role FROM labeling_membership m
+        f"""SELECT (SELECT m.role FROM {MEMBERSHIPS} m
                      WHERE m.project_id = %s AND m.user_id = u.id)
             FROM {users} u WHERE u.id = %s{_lock("u")}""",
         [project_id, user_id],
@@ -77,64 +102,85 @@ def lock_labeler(project_id: int, user_id: int) -> str | None:
     return row[0] if row else None
 
 
-def open_assignment(project_id: int, user_id: int, now: datetime) -> int | None:
+_LEASE = ("id", "task_id", "labeler_id", "status", "leased_at", "expires_at")
+
+
+def open_lease(project_id: int, user_id: int, now: datetime) -> Lease | None:
     """The labeler's unexpired active assignment in the project. A statement of its own
     after ``lock_labeler``: its snapshot must include what the tab that held the lock just
     committed (under READ COMMITTED each statement sees what was committed before it began,
     and a statement that waited for a lock began before that commit)."""
     row = _one(
-        """SELECT a.id FROM labeling_assignment a
-           JOIN labeling_rankingtask t ON t.id = a.task_id
-           WHERE t.project_id = %s AND a.labeler_id = %s AND a.status = 'active'
+        f"""SELECT {", ".join(f"a.{c}" for c in _LEASE)} FROM {ASSIGNMENTS} a
+           JOIN {TASKS} t ON t.id = a.task_id
+           WHERE t.project_id = %s AND a.labeler_id = %s AND a.status = {ACTIVE}
              AND a.expires_at > %s
            ORDER BY a.leased_at LIMIT 1""",
         [project_id, user_id, _param(now)],
     )
-    return row[0] if row else None
+    return Lease(*converted(Assignment, _LEASE, row)) if row else None
+
+
+def _eligible(*, lapsed: bool) -> str:
+    """WHERE clause of the served tasks of a project (params: project, gold, [now,] user,
+    user) that have a free slot by their count and that the labeler never held or ranked:
+    the one statement of who may get which task, for `next` and for the queue's size.
+
+    ``lapsed``: instead of a free slot by the count, tasks counted full only because a lease
+    ran out and no sweep has marked it expired yet.
+    """
+    if lapsed:
+        is_open = (
+            f"t.id IN (SELECT a.task_id FROM {ASSIGNMENTS} a"
+            f" WHERE a.status = {ACTIVE} AND a.expires_at <= %s)"
+        )
+    else:
+        is_open = "t.n_held < t.overlap"  # the partial index task_open_fullest
+    # OFFSET 0 keeps each NOT EXISTS a probe of one index entry per candidate: unfenced, the
+    # generic plan of the prepared statement reads all of the labeler's assignments and
+    # rankings on every call, which grows with their history.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    return f"""t.project_id = %s AND t.is_gold = %s AND t.source IN {SERVED} AND {is_open}
+              AND NOT EXISTS (SELECT 1 FROM {ASSIGNMENTS} a
+                               WHERE a.task_id = t.id AND a.labeler_id = %s{fence})
+              AND NOT EXISTS (SELECT 1 FROM {RANKINGS} r
+                               WHERE r.task_id = t.id AND r.labeler_id = %s{fence})"""
 
 
 def lock_open_task(
     project_id: int, user_id: int, now: datetime, *, gold: bool, lapsed: bool, rejected: list
 ) -> tuple[int, int, int] | None:
-    """(id, overlap, n_held) of the fullest served task with a free slot by its count that the
-    labeler never held or ranked, locked (others' candidates skipped); None when there is none.
-
-    ``lapsed``: instead, tasks counted full only because a lease ran out and no sweep has
-    marked it expired yet.
-    """
-    if lapsed:
-        is_open = (
-            "t.id IN (SELECT a.task_id FROM labeling_assignment a"
-            " WHERE a.status = 'active' AND a.expires_at <= %s)"
-        )
-        params = [_param(now)]
-    else:
-        is_open = "t.n_held < t.overlap"  # the partial index task_open_fullest
-        params = []
-    # OFFSET 0 keeps each NOT EXISTS a probe of one index entry per candidate: unfenced, the
-    # generic plan of the prepared statement reads all of the labeler's assignments and
-    # rankings on every call, which grows with their history.
-    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    """(id, overlap, n_held) of the fullest eligible task (``_eligible``), locked (others'
+    candidates skipped); None when there is none."""
+    params = [project_id, gold, *([_param(now)] if lapsed else []), user_id, user_id]
     not_rejected = ""
     if rejected:
         not_rejected = f" AND t.id NOT IN ({', '.join(['%s'] * len(rejected))})"
     return _one(
-        f"""SELECT t.id, t.overlap, t.n_held FROM labeling_rankingtask t
-            WHERE t.project_id = %s AND t.is_gold = %s AND t.source IN {SERVED} AND {is_open}
-              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
-                               WHERE a.task_id = t.id AND a.labeler_id = %s{fence})
-              AND NOT EXISTS (SELECT 1 FROM labeling_ranking r
-                               WHERE r.task_id = t.id AND r.labeler_id = %s{fence}){not_rejected}
+        f"""SELECT t.id, t.overlap, t.n_held FROM {TASKS} t
+            WHERE {_eligible(lapsed=lapsed)}{not_rejected}
             ORDER BY t.n_held DESC, t.id LIMIT 1{_lock("t", skip_locked=True)}""",
-        [project_id, gold, *params, user_id, user_id, *rejected],
+        [*params, *rejected],
     )
 
 
+def count_eligible(project_id: int, user_id: int, now: datetime, *, gold: bool) -> int:
+    """How many tasks ``lock_open_task`` could still hand the labeler (either kind of free
+    slot)."""
+    open_ = _eligible(lapsed=False)
+    lapsed = _eligible(lapsed=True)
+    row = _one(
+        f"""SELECT COUNT(*) FROM {TASKS} t WHERE ({open_}) OR ({lapsed})""",
+        [project_id, gold, user_id, user_id, project_id, gold, _param(now), user_id, user_id],
+    )
+    return int(row[0])
+
+
 _SLOTS = f"""SELECT COALESCE(SUM(CASE WHEN status IN {HELD} THEN 1 ELSE 0 END), 0) AS held,
-                     COALESCE(SUM(CASE WHEN status = 'submitted'
-                                         OR (status = 'active' AND expires_at > %(now)s)
+                     COALESCE(SUM(CASE WHEN status = {SUBMITTED}
+                                         OR (status = {ACTIVE} AND expires_at > %(now)s)
                                        THEN 1 ELSE 0 END), 0) AS occupied
-              FROM labeling_assignment WHERE task_id = %(task)s AND id <> %(exclude)s"""
+              FROM {ASSIGNMENTS} WHERE task_id = %(task)s AND id <> %(exclude)s"""
 
 
 def count_slots(task_id: int, now: datetime, *, exclude_assignment: int | None = None):
@@ -159,13 +205,13 @@ def take_slot(task_id, overlap, n_held, user_id, now: datetime, expires_at: date
         row = _one(
             f"""WITH slots AS ({_SLOTS}),
                 taken AS (
-                    INSERT INTO labeling_assignment (task_id, labeler_id, status, leased_at,
+                    INSERT INTO {ASSIGNMENTS} (task_id, labeler_id, status, leased_at,
                         expires_at, finished_at, skip_reason, draft)
-                    SELECT %(task)s, %(user)s, 'active', %(now)s, %(expires)s, NULL, '', NULL
+                    SELECT %(task)s, %(user)s, {ACTIVE}, %(now)s, %(expires)s, NULL, '', NULL
                     FROM slots WHERE occupied < %(overlap)s
                     RETURNING id),
                 counted AS (
-                    UPDATE labeling_rankingtask
+                    UPDATE {TASKS}
                     SET n_held = (SELECT held FROM slots) + (SELECT COUNT(*) FROM taken)
                     WHERE id = %(task)s)
                 SELECT (SELECT id FROM taken)""",
@@ -178,9 +224,9 @@ def take_slot(task_id, overlap, n_held, user_id, now: datetime, expires_at: date
             _set_held(task_id, held)
         return None
     pk = _insert(
-        """INSERT INTO labeling_assignment
+        f"""INSERT INTO {ASSIGNMENTS}
                (task_id, labeler_id, status, leased_at, expires_at, finished_at, skip_reason, draft)
-           VALUES (%(task)s, %(user)s, 'active', %(now)s, %(expires)s, NULL, '', NULL)""",
+           VALUES (%(task)s, %(user)s, {ACTIVE}, %(now)s, %(expires)s, NULL, '', NULL)""",
         params,
     )
     _set_held(task_id, held + 1)
@@ -189,8 +235,17 @@ def take_slot(task_id, overlap, n_held, user_id, now: datetime, expires_at: date
 
 def _set_held(task_id: int, n_held: int):
     with sql_cursor() as cursor:
+        cursor.execute(f"UPDATE {TASKS} SET n_held = %s WHERE id = %s", [n_held, task_id])
+
+
+def add_held(task_id: int, delta: int):
+    """Count assignments that came into (+) or left (-) the statuses of ``n_held``; with
+    ``take_slot`` the only writers of ``RankingTask.n_held``."""
+    with sql_cursor() as cursor:
         cursor.execute(
-            "UPDATE labeling_rankingtask SET n_held = %s WHERE id = %s", [n_held, task_id]
+            f"UPDATE {TASKS} SET n_held = CASE WHEN n_held + %s > 0 THEN n_held + %s ELSE 0 END"
+            " WHERE id = %s",
+            [delta, delta, task_id],
         )
 
 
@@ -213,43 +268,49 @@ def _ids(value) -> list[int]:
     return json.loads(value) if isinstance(value, str) else list(value)
 
 
-def lock_assignment(user_id: int, *, assignment_id=None, task_id=None, submission_key=""):
+@dataclass(slots=True)
+class LockedAssignment:
+    """What a submit or skip reads with the assignment's lock held."""
+
+    assignment: Assignment  # with ``task`` and ``task.project`` (other fields deferred)
+    response_ids: list[int]  # the task's, in position order
+    role: str | None  # the labeler's in the project
+    own_ranking_id: int | None  # the ranking written under this assignment
+    current: tuple[int, int] | None  # (id, version) of the labeler's current ranking
+    key_ranking_id: int | None  # the labeler's ranking that used the submission key
+    key_assignment_id: int | None  # and the assignment it was written under
+
+
+def lock_assignment(
+    user_id: int, *, assignment_id=None, task_id=None, submission_key=""
+) -> LockedAssignment | None:
     """Lock one of the labeler's assignments (by id, or by task) and read in the same
-    statement what a submit needs: its task and project (their other fields deferred) with
-    the task's response ids in position order (``task.response_ids``), the labeler's role,
-    the ranking written under it, the labeler's current ranking of the task, and the ranking
-    of theirs that used ``submission_key``.
-
-    Returns (assignment, role, own_ranking_id, current, (key_ranking_id, key_assignment_id))
-    with current = (id, version) or None; None when the labeler holds no such assignment.
-    """
-    from labeling.models import Assignment
-
+    statement what a submit needs; None when the labeler holds no such assignment."""
     where, param = ("a.id", assignment_id) if assignment_id is not None else ("a.task_id", task_id)
     columns = [f"a.{c}" for c in _ASSIGNMENT] + [f"t.{c}" for c in _TASK]
     columns += [f"p.{c}" for c in _PROJECT]
     responses = _id_list(
-        "SELECT tr.response_id AS id FROM labeling_taskresponse tr"
+        f"SELECT tr.response_id AS id FROM {TASK_RESPONSES} tr"
         " WHERE tr.task_id = a.task_id ORDER BY tr.position"
     )
     current = (
-        "SELECT r.{} FROM labeling_ranking r"
+        "SELECT r.{} FROM " + RANKINGS + " r"
         " WHERE r.task_id = a.task_id AND r.labeler_id = a.labeler_id AND r.is_current"
     )
     by_key = (
-        "SELECT r.{} FROM labeling_ranking r WHERE r.labeler_id = a.labeler_id"
+        "SELECT r.{} FROM " + RANKINGS + " r WHERE r.labeler_id = a.labeler_id"
         " AND r.submission_key = %s AND r.submission_key <> ''"
     )
     row = _one(
         f"""SELECT {", ".join(columns)}, {responses},
-                   (SELECT m.role FROM labeling_membership m
+                   (SELECT m.role FROM {MEMBERSHIPS} m
                      WHERE m.project_id = t.project_id AND m.user_id = a.labeler_id),
-                   (SELECT r.id FROM labeling_ranking r WHERE r.assignment_id = a.id),
+                   (SELECT r.id FROM {RANKINGS} r WHERE r.assignment_id = a.id),
                    ({current.format("id")}), ({current.format("version")}),
                    ({by_key.format("id")}), ({by_key.format("assignment_id")})
-            FROM labeling_assignment a
-            JOIN labeling_rankingtask t ON t.id = a.task_id
-            JOIN labeling_project p ON p.id = t.project_id
+            FROM {ASSIGNMENTS} a
+            JOIN {TASKS} t ON t.id = a.task_id
+            JOIN {PROJECTS} p ON p.id = t.project_id
             WHERE {where} = %s AND a.labeler_id = %s{_lock("a")}""",
         [submission_key, submission_key, param, user_id],
     )
@@ -260,54 +321,64 @@ def lock_assignment(user_id: int, *, assignment_id=None, task_id=None, submissio
     task = assignment.task = instance(RankingTask, _TASK, row[n_a : n_a + n_t])
     task.project = instance(Project, _PROJECT, row[n_a + n_t : n_a + n_t + n_p])
     responses, role, own_id, current_id, version, key_id, key_assignment = row[n_a + n_t + n_p :]
-    task.response_ids = _ids(responses)
-    current = (current_id, version) if current_id is not None else None
-    return assignment, role, own_id, current, (key_id, key_assignment)
+    return LockedAssignment(
+        assignment=assignment,
+        response_ids=_ids(responses),
+        role=role,
+        own_ranking_id=own_id,
+        current=(current_id, version) if current_id is not None else None,
+        key_ranking_id=key_id,
+        key_assignment_id=key_assignment,
+    )
 
 
-_TASK_BODY = ("id", "project_id", "prompt_id", "k", "overlap", "source", "is_gold", "gold_ranks",
+_TASK_BODY = ("id", "project_id", "k", "overlap", "source", "is_gold", "gold_ranks",
               "created_at")  # fmt: skip
 _PROMPT_BODY = ("id", "text", "messages", "category")
 
 
-def task_with_responses(task_id: int):
-    """The task with its prompt and its responses in position order (``task_responses``
-    prefetched, each with its ``response``), in one statement: what `next` shows."""
-    from labeling.models import Prompt, Response, TaskResponse
-
-    columns = [f"t.{c}" for c in _TASK_BODY] + [f"p.{c}" for c in _PROMPT_BODY]
-    columns += ["tr.id", "tr.position", "r.id", "r.text"]
+def task_record(task_id: int) -> TaskRecord:
+    """The task with its project's slug, its prompt and its responses in position order, in
+    one statement: what `next` shows."""
+    columns = [f"t.{c}" for c in _TASK_BODY] + ["pj.slug"] + [f"p.{c}" for c in _PROMPT_BODY]
+    columns += ["tr.position", "r.id", "r.text"]
     with sql_cursor() as cursor:
         cursor.execute(
-            f"""SELECT {", ".join(columns)} FROM labeling_rankingtask t
-                JOIN labeling_prompt p ON p.id = t.prompt_id
-                JOIN labeling_taskresponse tr ON tr.task_id = t.id
-                JOIN labeling_response r ON r.id = tr.response_id
+            f"""SELECT {", ".join(columns)} FROM {TASKS} t
+                JOIN {PROJECTS} pj ON pj.id = t.project_id
+                JOIN {PROMPTS} p ON p.id = t.prompt_id
+                JOIN {TASK_RESPONSES} tr ON tr.task_id = t.id
+                JOIN {RESPONSES} r ON r.id = tr.response_id
                 WHERE t.id = %s ORDER BY tr.position""",
             [task_id],
         )
         rows = cursor.fetchall()
     n_t, n_p = len(_TASK_BODY), len(_PROMPT_BODY)
-    task = instance(RankingTask, _TASK_BODY, rows[0][:n_t])
-    task.prompt = instance(Prompt, _PROMPT_BODY, rows[0][n_t : n_t + n_p])
-    task_responses = []
-    for row in rows:
-        tr_id, position, response_id, text = row[n_t + n_p :]
-        item = instance(TaskResponse, ("id", "task_id", "response_id", "position"),
-                        (tr_id, task_id, response_id, position))  # fmt: skip
-        item.response = instance(Response, ("id", "text"), (response_id, text))
-        task_responses.append(item)
-    queryset = task.task_responses.all()
-    queryset._result_cache, queryset._prefetch_done = task_responses, True
-    task._prefetched_objects_cache = {"task_responses": queryset}
-    return task
+    first = rows[0]
+    task_id, project_id, k, overlap, source, is_gold, gold_ranks, created_at = converted(
+        RankingTask, _TASK_BODY, first[:n_t]
+    )
+    prompt = TaskPrompt(*converted(Prompt, _PROMPT_BODY, first[n_t + 1 : n_t + 1 + n_p]))
+    return TaskRecord(
+        id=task_id,
+        project=first[n_t],
+        project_id=project_id,
+        prompt=prompt,
+        k=k,
+        overlap=overlap,
+        source=source,
+        is_gold=is_gold,
+        gold_ranks=gold_ranks,
+        responses=[TaskResponse(*row[n_t + 1 + n_p :]) for row in rows],
+        created_at=created_at,
+    )
 
 
 def response_ids(task_id: int) -> list[int]:
     """The task's responses in canonical position order."""
     with sql_cursor() as cursor:
         cursor.execute(
-            "SELECT response_id FROM labeling_taskresponse WHERE task_id = %s ORDER BY position",
+            f"SELECT response_id FROM {TASK_RESPONSES} WHERE task_id = %s ORDER BY position",
             [task_id],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -316,22 +387,19 @@ def response_ids(task_id: int) -> list[int]:
 def lock_current_ranking(task_id: int, labeler_id: int) -> tuple[int, int] | None:
     """(id, version) of the labeler's current ranking of the task, locked; None if none."""
     return _one(
-        "SELECT id, version FROM labeling_ranking"
-        f" WHERE task_id = %s AND labeler_id = %s AND is_current{_lock('labeling_ranking')}",
+        f"SELECT id, version FROM {RANKINGS}"
+        f" WHERE task_id = %s AND labeler_id = %s AND is_current{_lock(RANKINGS)}",
         [task_id, labeler_id],
     )
 
 
 def retire_ranking(ranking_id: int):
     with sql_cursor() as cursor:
-        cursor.execute(
-            "UPDATE labeling_ranking SET is_current = %s WHERE id = %s", [False, ranking_id]
-        )
+        cursor.execute(f"UPDATE {RANKINGS} SET is_current = %s WHERE id = %s", [False, ranking_id])
 
 
 _SUBMITTED = (
-    "UPDATE labeling_assignment SET status = 'submitted', finished_at = %s, draft = NULL"
-    " WHERE id = %s"
+    f"UPDATE {ASSIGNMENTS} SET status = {SUBMITTED}, finished_at = %s, draft = NULL WHERE id = %s"
 )
 
 
@@ -349,7 +417,7 @@ def insert_ranking(
     columns = ", ".join(fields)
     placeholders = ", ".join(["%s"] * len(fields))
     if connection.vendor != "postgresql":
-        pk = _insert(f"INSERT INTO labeling_ranking ({columns}) VALUES ({placeholders})", values)
+        pk = _insert(f"INSERT INTO {RANKINGS} ({columns}) VALUES ({placeholders})", values)
         item_ids = _insert_items(pk, items)
         if submits is not None:
             with sql_cursor() as cursor:
@@ -364,10 +432,10 @@ def insert_ranking(
     with sql_cursor() as cursor:
         cursor.execute(
             f"""WITH ranking AS (
-                    INSERT INTO labeling_ranking ({columns}) VALUES ({placeholders})
+                    INSERT INTO {RANKINGS} ({columns}) VALUES ({placeholders})
                     RETURNING id),
                 items AS (
-                    INSERT INTO labeling_rankingitem (ranking_id, response_id, rank, likert, flags)
+                    INSERT INTO {ITEMS} (ranking_id, response_id, rank, likert, flags)
                     SELECT ranking.id, v.response_id, v.rank, v.likert, v.flags
                     FROM ranking, unnest(%s::bigint[], %s::int[], %s::int[], %s::jsonb[])
                          AS v(response_id, rank, likert, flags)
@@ -386,10 +454,7 @@ def _insert_items(ranking_id: int, rows: list[tuple[int, int, int | None, list]]
     params = []
     for response_id, rank, likert, flags in rows:
         params += [ranking_id, response_id, rank, likert, json.dumps(flags)]
-    sql = (
-        "INSERT INTO labeling_rankingitem (ranking_id, response_id, rank, likert, flags)"
-        f" VALUES {values}"
-    )
+    sql = f"INSERT INTO {ITEMS} (ranking_id, response_id, rank, likert, flags) VALUES {values}"
     with sql_cursor() as cursor:
         if connection.features.can_return_rows_from_bulk_insert:
             cursor.execute(sql + " RETURNING id", params)

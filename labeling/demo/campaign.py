@@ -1,22 +1,23 @@
 """The demo campaign: the project's own prompts, responses, tasks, demonstrations and accounts.
 
 ``seed_demo`` is idempotent: a second run finds every row it would create and adds
-nothing (it only hands out fresh passwords when asked to). Prompts go through
-``PromptBook`` so the demo obeys the same split, cap and dedup rules as any import.
+nothing (it only hands out fresh passwords when asked to). The project, the roles and the
+prompts go through the same services as the API's and the imports' (``projects``,
+``roles``, ``PromptBook``), so the demo obeys the same rules.
 """
 
 import secrets
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
 
-from labeling import roles
+from labeling import projects, roles
+from labeling.assignment import demonstrations
 from labeling.demo.content import HUMAN, PROMPTS
-from labeling.intake.importers import PromptBook, SkipRow
+from labeling.intake.prompts import DuplicatePrompt, PromptBook, PromptCapped
 from labeling.intake.ranking_tasks import build_tasks
 from labeling.intake.responses import get_or_create_response
-from labeling.models import Demonstration, Project, Prompt, Response
+from labeling.models import Prompt, Response
 
 PROJECT_SLUG = "demo"
 PROJECT_NAME = "Demo campaign"
@@ -111,20 +112,16 @@ def _accounts(project, reset_passwords):
 
 
 def _project():
-    project, created = Project.objects.get_or_create(
-        slug=PROJECT_SLUG,
-        defaults={"name": PROJECT_NAME, "guidelines": GUIDELINES, "overlap": DEMO_OVERLAP},
+    project, created = projects.get_or_create_project(
+        PROJECT_SLUG, name=PROJECT_NAME, guidelines=GUIDELINES, overlap=DEMO_OVERLAP
     )
     if not created:
-        changed = []
+        changes = {}
         if project.overlap != DEMO_OVERLAP:
-            project.overlap = DEMO_OVERLAP
-            changed.append("overlap")
+            changes["overlap"] = DEMO_OVERLAP
         if not project.guidelines:
-            project.guidelines = GUIDELINES
-            changed.append("guidelines")
-        if changed:
-            project.save(update_fields=changed)
+            changes["guidelines"] = GUIDELINES
+        projects.update_project(project, **changes)
     return project
 
 
@@ -138,7 +135,7 @@ def _prompt(book, project, entry):
             external_id=entry["id"],
             metadata={"demo": True, "simulated_responses": True},
         )
-    except SkipRow:
+    except (DuplicatePrompt, PromptCapped):
         # An earlier seed whose prompt was edited since, or an imported look-alike.
         prompt = Prompt.objects.filter(project=project, external_id=entry["id"]).first()
     return prompt
@@ -174,18 +171,16 @@ def seed_demo(*, reset_passwords: bool = True) -> dict:
                     model_name=response["model"],
                     origin=origin or Response.Origin.MODEL,
                 )
-            if entry.get("demonstration"):
-                Demonstration.objects.get_or_create(
-                    prompt=prompt,
-                    author=writer,
-                    text=entry["demonstration"],
-                    defaults={
-                        "status": Demonstration.Status.ACCEPTED,
-                        "reviewed_by": reviewer,
-                        "reviewed_at": timezone.now(),
-                        "review_note": "Demo data: accepted as written.",
-                        "seconds_spent": 120.0 + 15 * (number % 9),
-                    },
+            has_one = prompt.demonstrations.filter(author=writer).exists()
+            if entry.get("demonstration") and not has_one:
+                written = demonstrations.submit_demonstration(
+                    prompt,
+                    writer,
+                    entry["demonstration"],
+                    seconds_spent=120.0 + 15 * (number % 9),
+                )
+                demonstrations.review(
+                    written, reviewer, accept=True, note="Demo data: accepted as written."
                 )
         build_tasks(project, TASK_K_MIN, TASK_K_MAX, seed=0)
     return passwords

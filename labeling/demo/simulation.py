@@ -13,6 +13,7 @@ over the past ``days`` so the dashboard's time series have a shape.
 
 import contextlib
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -23,6 +24,8 @@ from django.utils import timezone
 
 from labeling import roles
 from labeling.intake import dedup, splits
+from labeling.intake.prompts import DuplicatePrompt, PromptCapped
+from labeling.intake.ranking_tasks import TaskError
 from labeling.models import (
     Assignment,
     Project,
@@ -33,6 +36,7 @@ from labeling.models import (
     Response,
     TaskResponse,
 )
+from labeling.projects import MAX_OVERLAP
 
 CATEGORIES = [c for c in Prompt.Category.values if c != "other"]
 TOPICS = ["tea", "rivers", "bicycles", "volcanoes", "sourdough", "chess", "owls", "tides"]
@@ -111,8 +115,41 @@ def _users(project, config):
     return users
 
 
+def _check_prompts(project, prompts) -> None:
+    """What PromptBook would refuse, for the whole batch: a prompt the project has (the same
+    --prefix and --seed again), an author past the per-user cap."""
+    keys = [prompt.dedup_key for prompt in prompts]
+    for start in range(0, len(keys), 5000):
+        chunk = keys[start : start + 5000]
+        if Prompt.objects.filter(project=project, dedup_key__in=chunk).exists():
+            raise DuplicatePrompt(
+                "seed", "the project has this simulation's prompts: change --seed or --prefix"
+            )
+    new = Counter(prompt.source_user for prompt in prompts)
+    held = Counter(
+        Prompt.objects.filter(project=project, source_user__in=list(new)).values_list(
+            "source_user", flat=True
+        )
+    )
+    over = sorted(user for user in new if held[user] + new[user] > project.prompt_cap_per_user)
+    if over:
+        raise PromptCapped(
+            "prefix",
+            f"{over[0]} would pass the per-user cap of {project.prompt_cap_per_user} prompts: "
+            "change --prefix",
+        )
+
+
 def simulate(project: Project, config: SimulationConfig) -> dict:
-    """Create labelers, tasks and their rankings in ``project``; returns counts."""
+    """Create labelers, tasks and their rankings in ``project``; returns counts.
+
+    Rows are bulk-written, not passed through the services one by one, so the rules the
+    services would check on them are checked here once for the whole campaign."""
+    if not project.k_min <= config.k_min <= config.k_max <= project.k_max:
+        allowed = f"{project.k_min}..{project.k_max}"
+        raise TaskError("k", f"{config.k_min}..{config.k_max} is outside the project's {allowed}")
+    if not 1 <= config.overlap <= MAX_OVERLAP:
+        raise TaskError("overlap", f"must be from 1 to {MAX_OVERLAP}")
     rng = np.random.default_rng(config.seed)
     pick = random.Random(config.seed)
     levels = config.levels() + [0.0] * config.spammers
@@ -122,11 +159,13 @@ def simulate(project: Project, config: SimulationConfig) -> dict:
     with transaction.atomic():
         users = _users(project, config)
         overlap = min(config.overlap, len(users))
+        # 23 authors, or enough of them to keep each under the per-user cap
+        authors = max(23, -(-config.tasks // project.prompt_cap_per_user))
         prompts, qualities = [], []
         for t in range(config.tasks):
             topic = TOPICS[t % len(TOPICS)]
             text = f"[{config.prefix} {config.seed}-{t}] Tell me something useful about {topic}."
-            source = f"{config.prefix}-author-{t % 23}"
+            source = f"{config.prefix}-author-{t % authors}"
             prompts.append(
                 Prompt(
                     project=project,
@@ -137,6 +176,7 @@ def simulate(project: Project, config: SimulationConfig) -> dict:
                     dedup_key=dedup.dedup_key(text, project.dedup_prefix_chars),
                 )
             )
+        _check_prompts(project, prompts)
         Prompt.objects.bulk_create(prompts)
         responses = []
         for t, prompt in enumerate(prompts):

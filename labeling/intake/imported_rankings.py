@@ -51,8 +51,8 @@ def record_imported_ranking(project, prompt, texts, ranks, labeler, likert=None)
     else:
         RankingTask.objects.filter(pk=task.pk).update(overlap=F("overlap") + 1)
     # the items in the task's order of its responses, whatever order this row gave them in
-    task.response_ids = assignment_sql.response_ids(task.pk)
-    return record_ranking(task, labeler, [item_of[r] for r in task.response_ids])
+    order = assignment_sql.response_ids(task.pk)
+    return record_ranking(task, labeler, [item_of[r] for r in order], response_ids=order)
 
 
 def _imported_task(prompt, response_ids: set[int]):

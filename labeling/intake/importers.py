@@ -2,37 +2,37 @@
 
 Each import is one transaction: a bad row aborts the whole file with its path, line
 number and field, and nothing is written — unless ``skip_invalid`` is set, in which case
-the row is reported and skipped. Prompts go through the same rules whatever the file:
-split by source user, a per-user cap (only where a user id is given) and de-duplication
-by long common prefix (every import).
+the row is reported and skipped. Rows are only parsed here: prompts go through
+``PromptBook`` (``prompts.py``; split by source user, a per-user cap where a user id is
+given, de-duplication by long common prefix), responses, rankings and the project through
+their own services, and any typed refusal (``ServiceError``) is the row's error.
 """
 
 import csv
 import gzip
 import io
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import transaction
 
+from labeling import projects
 from labeling.errors import ServiceError
-from labeling.intake import dedup, splits
 from labeling.intake.imported_rankings import AlreadyRanked, record_imported_ranking, source_labeler
-from labeling.intake.responses import ResponseError, add_response
-from labeling.models import MAX_K, MIN_K, Project, Prompt
+from labeling.intake.prompts import (
+    DuplicatePrompt,
+    PromptBook,
+    PromptCapped,
+    PromptError,
+    clean_messages,
+)
+from labeling.intake.responses import DuplicateResponse, ResponseError, add_response
+from labeling.models import MAX_K, MIN_K, Prompt
 
-ROLES = {"system", "user", "assistant"}
-CATEGORIES = set(Prompt.Category.values)
 
-
-class RowError(ValueError):
-    """A row that cannot be imported; ``field`` names the culprit."""
-
-    def __init__(self, field_name: str, message: str):
-        super().__init__(f"{field_name}: {message}")
-        self.field = field_name
+class RowError(ServiceError):
+    """A row that cannot be parsed; ``field`` names the culprit."""
 
 
 class ImportFailed(Exception):
@@ -40,10 +40,7 @@ class ImportFailed(Exception):
 
 
 class SkipRow(Exception):
-    """A row that is valid but not imported (duplicate or capped)."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
+    """A valid row that is not imported: what it holds is there already."""
 
 
 @dataclass
@@ -111,26 +108,13 @@ def _text(record, name, *, required=True) -> str:
 
 
 def _messages(value, name="messages") -> list[dict]:
+    """A message list (a JSON string in CSV), checked here only to name the row's field."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise RowError(name, "is not valid JSON") from exc
-    if not isinstance(value, list) or not value:
-        raise RowError(name, "must be a non-empty list of {role, content}")
-    clean = []
-    for i, message in enumerate(value):
-        if not isinstance(message, dict):
-            raise RowError(name, f"message {i} is not an object")
-        role, content = message.get("role"), message.get("content")
-        if role not in ROLES:
-            raise RowError(name, f"message {i} has role {role!r}; expected one of {sorted(ROLES)}")
-        if not isinstance(content, str) or not content.strip():
-            raise RowError(name, f"message {i} has no content")
-        clean.append({"role": role, "content": content})
-    if clean[-1]["role"] != "user":
-        raise RowError(name, "the last message must be the user's (the prompt to answer)")
-    return clean
+    return clean_messages(value, name)
 
 
 def _prompt_fields(record) -> tuple[str, list | None]:
@@ -143,12 +127,6 @@ def _prompt_fields(record) -> tuple[str, list | None]:
     return _text(record, "prompt"), None
 
 
-def prompt_dedup_key(text: str, messages: list | None, prefix_chars: int) -> str:
-    if messages:
-        return dedup.conversation_dedup_key(messages, prefix_chars)
-    return dedup.dedup_key(text, prefix_chars)
-
-
 def _completion_text(value, name) -> str:
     """A response given as a string, or as TRL's conversational [{"role": "assistant", ...}]."""
     if isinstance(value, list):
@@ -158,70 +136,6 @@ def _completion_text(value, name) -> str:
     if not isinstance(value, str) or not value.strip():
         raise RowError(name, "is missing or empty")
     return value
-
-
-# --- the shared prompt rules -------------------------------------------------------------------
-
-
-class PromptBook:
-    """Finds or creates prompts under the project's split, cap and dedup rules."""
-
-    def __init__(self, project: Project):
-        self.project = project
-        self.by_key = {}
-        self.user_counts = Counter(
-            Prompt.objects.filter(project=project)
-            .exclude(source_user="")
-            .values_list("source_user", flat=True)
-        )
-
-    def _existing(self, key):
-        if key not in self.by_key:
-            self.by_key[key] = Prompt.objects.filter(project=self.project, dedup_key=key).first()
-        return self.by_key[key]
-
-    def get_or_create(
-        self,
-        text,
-        messages,
-        *,
-        source_user="",
-        category="other",
-        external_id="",
-        metadata=None,
-        reuse_identical=True,
-    ) -> tuple[Prompt, bool]:
-        key = prompt_dedup_key(text, messages, self.project.dedup_prefix_chars)
-        existing = self._existing(key)
-        if existing is not None:
-            identical = existing.text == text and (existing.messages or None) == messages
-            if reuse_identical and identical:
-                return existing, False
-            raise SkipRow("duplicate")
-        if (
-            external_id
-            and Prompt.objects.filter(project=self.project, external_id=external_id).exists()
-        ):
-            raise SkipRow("duplicate")
-        if source_user and self.user_counts[source_user] >= self.project.prompt_cap_per_user:
-            raise SkipRow("capped")
-        prompt = Prompt.objects.create(
-            project=self.project,
-            text=text,
-            messages=messages,
-            source_user=source_user,
-            category=category,
-            external_id=external_id,
-            metadata=metadata or {},
-            dedup_key=key,
-            split=splits.split_for_user(
-                source_user, self.project.split_fractions, fallback_key=key
-            ),
-        )
-        self.by_key[key] = prompt
-        if source_user:
-            self.user_counts[source_user] += 1
-        return prompt, True
 
 
 # --- row importers ---------------------------------------------------------------------------
@@ -237,23 +151,37 @@ def _user_id(record) -> str:
 
 
 def _category(record) -> str:
+    """A category as files write it ("Open QA", "open_qa"); PromptBook checks it."""
     value = record.get("category") or "other"
-    value = str(value).strip().lower().replace(" ", "_")
-    if value not in CATEGORIES:
-        raise RowError("category", f"{value!r} is not one of {sorted(CATEGORIES)}")
-    return value
+    return str(value).strip().lower().replace(" ", "_")
 
 
-def _metadata(record) -> dict:
+def _metadata(record):
+    """An object, or its JSON in CSV; PromptBook checks it."""
     value = record.get("metadata") or {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise RowError("metadata", "is not valid JSON") from exc
-    if not isinstance(value, dict):
-        raise RowError("metadata", "must be an object")
     return value
+
+
+# The services' names of a row's fields, as the files name them.
+PROMPT_FIELDS = {"text": "prompt", "source_user": "user_id", "external_id": "id"}
+RESPONSE_FIELDS = {"text": "response", "model_name": "model"}
+
+
+def _prompt(book, text, messages, **fields):
+    """PromptBook.get_or_create; a refusal names the file's field. Duplicates and capped
+    rows are let through to be counted."""
+    try:
+        prompt, _ = book.get_or_create(text, messages, **fields)
+    except (DuplicatePrompt, PromptCapped):
+        raise
+    except PromptError as exc:
+        raise RowError(PROMPT_FIELDS.get(exc.field, exc.field), exc.message) from exc
+    return prompt
 
 
 class PromptRows:
@@ -266,7 +194,8 @@ class PromptRows:
         text, messages = _prompt_fields(record)
         external_id = record.get("id", "")
         external_id = "" if external_id is None else str(external_id)
-        self.book.get_or_create(
+        _prompt(
+            self.book,
             text,
             messages,
             source_user=_user_id(record),
@@ -295,8 +224,8 @@ class ResponseRows:
             return prompt
         text, messages = _prompt_fields(record)
         try:
-            prompt, _ = self.book.get_or_create(text, messages, category=_category(record))
-        except SkipRow:
+            prompt = _prompt(self.book, text, messages, category=_category(record))
+        except DuplicatePrompt:
             raise RowError("prompt", "shares its prefix with a different prompt (dedup)") from None
         return prompt
 
@@ -307,8 +236,10 @@ class ResponseRows:
             raise RowError("model", "must be a string")
         try:
             add_response(self._prompt(record), text, model_name=model)
-        except ResponseError:
-            raise SkipRow("duplicate") from None
+        except DuplicateResponse:
+            raise SkipRow() from None
+        except ResponseError as exc:
+            raise RowError(RESPONSE_FIELDS.get(exc.field, exc.field), exc.message) from exc
 
 
 HH_HUMAN = "\n\nHuman:"
@@ -366,20 +297,18 @@ class ComparisonRows:
         text, messages, chosen, rejected = self._parse(record)
         if chosen == rejected:
             raise RowError("rejected", "is identical to chosen")
-        prompt, _ = self.book.get_or_create(
-            text, messages, source_user=_user_id(record), category=_category(record)
+        prompt = _prompt(
+            self.book, text, messages, source_user=_user_id(record), category=_category(record)
         )
         _record(self.project, prompt, [chosen, rejected], [1, 2], self.labeler)
 
 
 def _record(project, prompt, texts, ranks, labeler, likert=None) -> None:
-    """record_imported_ranking, its refusals as the row's."""
+    """record_imported_ranking; a ranking the labeler has already is a duplicate row."""
     try:
         record_imported_ranking(project, prompt, texts, ranks, labeler, likert)
     except AlreadyRanked:
-        raise SkipRow("duplicate") from None
-    except ServiceError as exc:
-        raise RowError(exc.field, exc.message) from exc
+        raise SkipRow() from None
 
 
 class RankingRows:
@@ -404,26 +333,18 @@ class RankingRows:
             raise RowError("ranks", "must be a list")
         from labeling.outputs.comparisons import validate_ranks
 
-        try:
-            ranks = validate_ranks(ranks, len(texts), allow_ties=True)
-        except ServiceError as exc:
-            raise RowError(exc.field, exc.message) from exc
+        ranks = validate_ranks(ranks, len(texts), allow_ties=True)
         likert = record.get("likert")
-        if likert is not None and (
-            not isinstance(likert, list)
-            or len(likert) != len(texts)
-            or not all(isinstance(v, int) and 1 <= v <= self.project.likert_max for v in likert)
-        ):
-            raise RowError(
-                "likert", f"must be {len(texts)} integers in 1..{self.project.likert_max}"
-            )
+        if likert is not None and (not isinstance(likert, list) or len(likert) != len(texts)):
+            # the ratings themselves are the ranking service's to check (the project's scale)
+            raise RowError("likert", f"must be a list of {len(texts)} ratings")
         name = record.get("labeler") or self.default_labeler
         if not isinstance(name, str):
             raise RowError("labeler", "must be a string")
         if name not in self.labelers:
             self.labelers[name] = source_labeler(name)
-        prompt, _ = self.book.get_or_create(
-            text, messages, source_user=_user_id(record), category=_category(record)
+        prompt = _prompt(
+            self.book, text, messages, source_user=_user_id(record), category=_category(record)
         )
         _record(self.project, prompt, texts, ranks, self.labelers[name], likert)
 
@@ -436,11 +357,6 @@ IMPORTERS = {
 }
 
 
-def get_or_create_project(slug: str) -> Project:
-    project, _ = Project.objects.get_or_create(slug=slug, defaults={"name": slug})
-    return project
-
-
 def run_import(kind: str, path, project_slug: str, *, skip_invalid=False, **options):
     """Import one file in one transaction; return the summary or raise ImportFailed."""
     path = Path(path)
@@ -448,7 +364,10 @@ def run_import(kind: str, path, project_slug: str, *, skip_invalid=False, **opti
         raise ImportFailed(f"{path}: no such file")
     summary = ImportSummary()
     with transaction.atomic():
-        project = get_or_create_project(project_slug)
+        try:
+            project, _ = projects.get_or_create_project(project_slug)
+        except projects.ProjectError as exc:
+            raise ImportFailed(f"--project: {exc.message}") from exc
         if kind in {"comparisons", "rankings"}:
             options.setdefault("labeler", path.name.split(".")[0])
         handle_row = IMPORTERS[kind](project, **options)
@@ -461,13 +380,12 @@ def run_import(kind: str, path, project_slug: str, *, skip_invalid=False, **opti
                 with transaction.atomic():
                     handle_row(record)
                 summary.created += 1
-            except SkipRow as skip:
-                if skip.reason == "capped":
-                    summary.capped += 1
-                else:
-                    summary.duplicates += 1
-            except RowError as exc:
-                message = f"{path}:{line}: {exc}"
+            except PromptCapped:
+                summary.capped += 1
+            except (SkipRow, DuplicatePrompt):
+                summary.duplicates += 1
+            except ServiceError as exc:  # a RowError, or any service's refusal of the row
+                message = f"{path}:{line}: {exc.field}: {exc.message}"
                 if not skip_invalid:
                     raise ImportFailed(message) from exc
                 summary.invalid += 1

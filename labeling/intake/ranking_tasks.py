@@ -6,6 +6,7 @@ from django.db import transaction
 
 from labeling.errors import ServiceError
 from labeling.models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response, TaskResponse
+from labeling.projects import MAX_OVERLAP
 
 
 class TaskError(ServiceError):
@@ -47,6 +48,10 @@ def create_ranking_task(
         raise TaskError("responses", "every response must answer the task's prompt")
     if len({r.id for r in responses}) != k:
         raise TaskError("responses", "the same response appears twice")
+    if overlap is not None and (
+        isinstance(overlap, bool) or not isinstance(overlap, int) or not 1 <= overlap <= MAX_OVERLAP
+    ):
+        raise TaskError("overlap", f"must be an integer from 1 to {MAX_OVERLAP}")
     if is_gold:
         from labeling.outputs.comparisons import validate_ranks
 
@@ -64,6 +69,31 @@ def create_ranking_task(
         TaskResponse.objects.bulk_create(
             TaskResponse(task=task, response=r, position=i) for i, r in enumerate(responses)
         )
+    return task
+
+
+def clean_gold(task: RankingTask, is_gold, gold_ranks) -> list[int] | None:
+    """The reference ranking ``task`` would store (None: not gold), checked as at creation."""
+    from labeling.outputs.comparisons import validate_ranks
+
+    if not isinstance(is_gold, bool):
+        raise TaskError("is_gold", "must be true or false")
+    if not is_gold:
+        return None
+    if not isinstance(gold_ranks, list):
+        raise TaskError("gold_ranks", f"a gold task needs its reference: {task.k} ranks")
+    try:
+        return validate_ranks(gold_ranks, task.k, allow_ties=task.project.allow_ties)
+    except ServiceError as exc:
+        raise TaskError("gold_ranks", exc.message) from exc
+
+
+def set_gold(task: RankingTask, is_gold: bool, gold_ranks: list[int] | None) -> RankingTask:
+    """Make ``task`` a gold task with this reference ranking (a reviewer's), or an ordinary
+    one."""
+    task.gold_ranks = clean_gold(task, is_gold, gold_ranks)
+    task.is_gold = is_gold
+    task.save(update_fields=["is_gold", "gold_ranks"])  # post_save refreshes the statistics
     return task
 
 

@@ -1,12 +1,35 @@
 """Candidate responses: a prompt has each text once (the text's hash keys it)."""
 
+from labeling.checks import has_nul
 from labeling.errors import ServiceError
 from labeling.intake import dedup
 from labeling.models import Response
 
+MODEL_NAME_MAX_CHARS = Response._meta.get_field("model_name").max_length
+
 
 class ResponseError(ServiceError):
-    pass
+    """A refused response; ``field`` names what to fix."""
+
+
+class DuplicateResponse(ResponseError):
+    """The prompt has a response with this text already."""
+
+
+def check_response(text, *, origin, model_name, metadata=None) -> None:
+    """The rules on a response's own fields, whoever adds it (the API, imports, generation)."""
+    if not isinstance(text, str) or not text:
+        raise ResponseError("text", "write the response")
+    if has_nul(text):
+        raise ResponseError("text", "must not contain NUL characters")
+    if origin not in Response.Origin.values:
+        raise ResponseError("origin", f"must be one of {', '.join(Response.Origin.values)}")
+    if not isinstance(model_name, str) or has_nul(model_name):
+        raise ResponseError("model_name", "must be text without NUL characters")
+    if len(model_name) > MODEL_NAME_MAX_CHARS:
+        raise ResponseError("model_name", f"at most {MODEL_NAME_MAX_CHARS} characters")
+    if metadata is not None and (not isinstance(metadata, dict) or has_nul(metadata)):
+        raise ResponseError("metadata", "must be an object without NUL characters")
 
 
 def add_response(
@@ -15,20 +38,24 @@ def add_response(
     *,
     origin: str = Response.Origin.MODEL,
     model_name: str = "",
-    checkpoint=None,
+    checkpoint_id: int | None = None,
     metadata: dict | None = None,
 ) -> Response:
-    """A new response to ``prompt``; a text the prompt already has is refused."""
+    """A new response to ``prompt``; a text the prompt already has is refused.
+
+    ``checkpoint_id`` names the training checkpoint that generated it; the caller vouches
+    for it (the domain does not look into training)."""
+    check_response(text, origin=origin, model_name=model_name, metadata=metadata)
     text_hash = dedup.text_hash(text)
     if Response.objects.filter(prompt=prompt, text_hash=text_hash).exists():
-        raise ResponseError("text", "this prompt already has this response")
+        raise DuplicateResponse("text", "this prompt already has this response")
     return Response.objects.create(
         prompt=prompt,
         text=text,
         text_hash=text_hash,
         origin=origin,
         model_name=model_name,
-        checkpoint=checkpoint,
+        checkpoint_id=checkpoint_id,
         metadata=metadata or {},
     )
 
@@ -36,6 +63,7 @@ def add_response(
 def get_or_create_response(prompt, text: str, *, model_name="", origin=Response.Origin.MODEL):
     """The prompt's response with this text, made when new: imports and generation meet the
     same text again as the same response."""
+    check_response(text, origin=origin, model_name=model_name)
     response, _ = Response.objects.get_or_create(
         prompt=prompt,
         text_hash=dedup.text_hash(text),

@@ -6,19 +6,32 @@ imports, machines or Python versions.
 """
 
 import hashlib
+import math
 
+from labeling.errors import ServiceError
 from labeling.vocabulary import SPLITS as SPLIT_ORDER
 
 DEFAULT_FRACTIONS = dict(zip(SPLIT_ORDER, (0.8, 0.1, 0.1), strict=True))
 
 
+class SplitError(ServiceError):
+    """Split fractions that cannot split prompts."""
+
+
 def validate_fractions(fractions: dict) -> dict[str, float]:
+    """The fraction of every split (a split left out has none), or SplitError."""
+    if not isinstance(fractions, dict):
+        raise SplitError("split_fractions", f"must be an object like {DEFAULT_FRACTIONS}")
     unknown = set(fractions) - set(SPLIT_ORDER)
     if unknown:
-        raise ValueError(f"split_fractions: unknown split {sorted(unknown)[0]!r}")
+        raise SplitError("split_fractions", f"unknown split {sorted(unknown, key=str)[0]!r}")
+    for value in fractions.values():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise SplitError("split_fractions", "every fraction must be a number")
     values = {name: float(fractions.get(name, 0.0)) for name in SPLIT_ORDER}
     if any(v < 0 for v in values.values()) or abs(sum(values.values()) - 1.0) > 1e-6:
-        raise ValueError("split_fractions: fractions must be non-negative and sum to 1")
+        raise SplitError("split_fractions", "fractions must be non-negative and sum to 1")
     return values
 
 

@@ -4,21 +4,20 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+# Databases migrated before 0005 got ``Response.checkpoint`` here as a foreign key into
+# training (and a dependency on training's 0001). It is gone, so labeling's migrations never
+# depend on training's; 0005 and 0006 bring both kinds of database to the plain column.
+
+
 class Migration(migrations.Migration):
 
     initial = True
 
     dependencies = [
         ('labeling', '0001_initial'),
-        ('training', '0001_initial'),
     ]
 
     operations = [
-        migrations.AddField(
-            model_name='response',
-            name='checkpoint',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='responses', to='training.checkpoint'),
-        ),
         migrations.AddField(
             model_name='response',
             name='prompt',

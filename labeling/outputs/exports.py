@@ -17,11 +17,17 @@ multi-turn prompt in the selection is exported conversationally throughout (text
 become one user turn, chosen/rejected/completion one assistant turn — TRL's
 conversational formats), so that every row has the same column types (Parquet and HF
 ``datasets`` need that, and TRL would refuse a mix).
+
+What to export is an ``ExportOptions`` instance (``labeling/outputs/options.py``);
+``resolve_options`` checks a mapping into one and decides ``conversational``, and
+``export_rows`` is the way in for every caller.
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from itertools import groupby
+from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -37,95 +43,67 @@ from labeling.models import (
     TaskResponse,
 )
 from labeling.outputs.comparisons import ordered_pairs
-from labeling.vocabulary import SPLITS, DemonstrationStatus
+from labeling.outputs.options import (
+    DemonstrationExportOptions,
+    ExportOptions,
+    RankingExportOptions,
+    parse_options,
+)
 
-KINDS = ("comparisons", "rankings", "demonstrations")
-DEMONSTRATION_STATUSES = (*DemonstrationStatus.values, "all")
-DEMONSTRATION_STYLES = ("prompt_completion", "messages")
 CONSENSUS_LABELER = "consensus"
 FETCH_ROWS = 5_000
 
 
-class ExportError(ValueError):
-    """A bad export option; the message starts with the option's name."""
+def resolve_options(
+    kind: str, project: Project, options: ExportOptions | Mapping | None = None
+) -> ExportOptions:
+    """``parse_options``, with ``conversational`` decided from the data when not given.
 
-
-def clean_options(kind: str, options: dict) -> dict:
-    """Options with defaults filled in, or ExportError naming the bad one.
-
-    One function for the API, the commands and snapshots, so the three accept exactly
-    the same options and a snapshot's stored options reproduce it.
+    The one place that decides it, so a snapshot's manifest records the decision and the
+    rows follow it.
     """
-    if kind not in KINDS:
-        raise ExportError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
-    options = {k: v for k, v in options.items() if v is not None}
-    clean = {"split": options.pop("split", None) or None}
-    if clean["split"] is not None and clean["split"] not in SPLITS:
-        raise ExportError(f"split: {clean['split']!r} is not one of {', '.join(SPLITS)}")
-    conversational = options.pop("conversational", None)
-    if conversational is not None and not isinstance(conversational, bool):
-        raise ExportError("conversational: must be true or false")
-    clean["conversational"] = conversational
-    if kind == "demonstrations":
-        status = options.pop("status", "accepted")
-        if status not in DEMONSTRATION_STATUSES:
-            raise ExportError(
-                f"status: {status!r} is not one of {', '.join(DEMONSTRATION_STATUSES)}"
-            )
-        style = options.pop("style", "prompt_completion")
-        if style not in DEMONSTRATION_STYLES:
-            raise ExportError(f"style: {style!r} is not one of {', '.join(DEMONSTRATION_STYLES)}")
-        clean.update(status=status, style=style)
-    else:
-        for name in ("consensus", "include_gold"):
-            value = options.pop(name, False)
-            if not isinstance(value, bool):
-                raise ExportError(f"{name}: must be true or false")
-            clean[name] = value
-        min_agreement = options.pop("min_agreement", None)
-        if min_agreement is not None:
-            if isinstance(min_agreement, bool) or not isinstance(min_agreement, int | float):
-                raise ExportError("min_agreement: must be a number")
-            if not 0.0 <= float(min_agreement) <= 1.0:
-                raise ExportError("min_agreement: must lie in 0..1")
-            min_agreement = float(min_agreement)
-        clean["min_agreement"] = min_agreement
-    if options:
-        raise ExportError(f"{sorted(options)[0]}: unknown option for {kind} exports")
-    return clean
+    options = parse_options(kind, options)
+    if options.conversational is None:
+        options = replace(options, conversational=is_conversational(project, options.split))
+    return options
 
 
-def resolve_options(kind: str, project: Project, options: dict) -> dict:
-    """clean_options, with ``conversational`` decided from the data when not given."""
-    clean = clean_options(kind, options)
-    if clean["conversational"] is None:
-        clean["conversational"] = is_conversational(project, clean["split"])
-    return clean
+def export_rows(
+    kind: str, project: Project, options: ExportOptions | Mapping | None = None
+) -> Iterator[dict]:
+    """The export's rows; options are checked (ExportError) before the first row is read."""
+    options = resolve_options(kind, project, options)
+    return ROW_GENERATORS[kind](project, options)
 
 
-def export_rows(kind: str, project: Project, **options) -> Iterator[dict]:
-    options = clean_options(kind, options)
-    return ROW_GENERATORS[kind](project, **options)
-
-
-def arrow_schema(kind: str, options: dict):
+def arrow_schema(kind: str, options: ExportOptions):
     from labeling.outputs.export_formats import schema
 
-    return schema(
-        kind,
-        conversational=bool(options.get("conversational")),
-        style=options.get("style", "prompt_completion"),
-    )
+    conversational = bool(options.conversational)
+    if isinstance(options, DemonstrationExportOptions):
+        return schema(kind, conversational=conversational, style=options.style)
+    return schema(kind, conversational=conversational)
 
 
-def export_to_path(kind, project, path, *, file_format="jsonl", gzip=False, **options) -> int:
+def export_to_path(
+    kind: str,
+    project: Project,
+    path,
+    *,
+    file_format: str = "jsonl",
+    gzip: bool = False,
+    options: ExportOptions | Mapping | None = None,
+) -> int:
     """Write an export to a file (or a folder for ``hf``); returns the number of rows."""
     from labeling.outputs.export_formats import write
 
     options = resolve_options(kind, project, options)
-    rows = ROW_GENERATORS[kind](project, **options)
     return write(
-        rows, path, file_format=file_format, arrow_schema=arrow_schema(kind, options), gzip=gzip
+        export_rows(kind, project, options),
+        path,
+        file_format=file_format,
+        arrow_schema=arrow_schema(kind, options),
+        gzip=gzip,
     )
 
 
@@ -238,8 +216,22 @@ def _prompt_value(text, messages, conversational):
 USE_ARRAY_QUERY = True
 
 
-def ranking_groups(project, *, split=None, include_gold=False, by_task=False, conversational):
-    """(ranking_id, task_id, labeler, prompt, split, texts, ranks), one ranking at a time."""
+class RankingGroup(NamedTuple):
+    """One ranking as the exports read it, its responses in the task's canonical order."""
+
+    ranking_id: int | None  # None for a task's consensus ranking
+    task_id: int
+    labeler: str
+    prompt: str | list[dict]  # already in the export's shape (see _prompt_value)
+    split: str
+    texts: list[str]
+    ranks: list[int]  # 1 = best; equal ranks are ties
+
+
+def ranking_groups(
+    project, *, split=None, include_gold=False, by_task=False, conversational
+) -> Iterator[RankingGroup]:
+    """Every current ranking, one at a time, in ranking order (or task, then ranking)."""
     query = dict(split=split, include_gold=include_gold, by_task=by_task)
     if connection.vendor == "postgresql" and USE_ARRAY_QUERY:
         sql, params = _grouped_query(project.pk, **query)
@@ -248,42 +240,50 @@ def ranking_groups(project, *, split=None, include_gold=False, by_task=False, co
             sql, params, FETCH_ROWS // 5
         ):
             if texts:  # a ranking always has items; the guard keeps a broken row out
-                prompt = _prompt_value(text, messages, conversational)
-                yield ranking_id, task_id, labeler, prompt, split_name, texts, list(ranks)
+                yield RankingGroup(
+                    ranking_id=ranking_id,
+                    task_id=task_id,
+                    labeler=labeler,
+                    prompt=_prompt_value(text, messages, conversational),
+                    split=split_name,
+                    texts=texts,
+                    ranks=list(ranks),
+                )
         return
     sql, params = _ranking_query(project.pk, **query)
-    for ranking_id, rows in groupby(_fetch(sql, params), key=lambda row: row[0]):
-        rows = list(rows)  # at most 9 items
-        first = rows[0]
-        yield (
-            ranking_id,
-            first[1],
-            first[2],
-            _prompt_value(first[3], first[4], conversational),
-            first[5],
-            [row[6] for row in rows],
-            [row[7] for row in rows],
+    for ranking_id, items in groupby(_fetch(sql, params), key=lambda item: item[0]):
+        items = list(items)  # one row per response: at most 9
+        _, task_id, labeler, text, messages, split_name, _, _ = items[0]
+        yield RankingGroup(
+            ranking_id=ranking_id,
+            task_id=task_id,
+            labeler=labeler,
+            prompt=_prompt_value(text, messages, conversational),
+            split=split_name,
+            texts=[response_text for *_, response_text, _ in items],
+            ranks=[rank for *_, rank in items],
         )
 
 
-def _task_groups(project, *, split, include_gold, consensus, min_agreement, conversational):
+def _task_groups(project, options: RankingExportOptions) -> Iterator[RankingGroup]:
     """Rankings grouped by task, reduced to one consensus ranking and/or filtered by
     agreement when asked; otherwise the rankings as they are."""
+    consensus, min_agreement = options.consensus, options.min_agreement
     groups = ranking_groups(
         project,
-        split=split,
-        include_gold=include_gold,
+        split=options.split,
+        include_gold=options.include_gold,
         by_task=consensus or min_agreement is not None,
-        conversational=conversational,
+        conversational=options.conversational,
     )
     if not consensus and min_agreement is None:
         yield from groups
         return
     from labeling.quality import consensus as consensus_module
 
-    for task_id, rankings in groupby(groups, key=lambda g: g[1]):
+    for _, rankings in groupby(groups, key=lambda group: group.task_id):
         rankings = list(rankings)  # at most the task's overlap
-        rank_lists = [g[6] for g in rankings]
+        rank_lists = [group.ranks for group in rankings]
         # The share of labeler pairs × response pairs ordered alike; NaN (one labeler,
         # or nothing both ordered strictly) compares False, so such tasks are kept.
         if (
@@ -294,36 +294,23 @@ def _task_groups(project, *, split, include_gold, consensus, min_agreement, conv
         if not consensus:
             yield from rankings
             continue
-        first = rankings[0]
         ranks = consensus_module.consensus_ranks(rank_lists)
         if len(set(ranks)) < 2:
             continue  # labelers cancel out: the consensus compares nothing
-        yield (None, task_id, CONSENSUS_LABELER, first[3], first[4], first[5], list(ranks))
+        yield rankings[0]._replace(ranking_id=None, labeler=CONSENSUS_LABELER, ranks=list(ranks))
 
 
-def comparison_rows(
-    project,
-    *,
-    split=None,
-    include_gold=False,
-    consensus=False,
-    min_agreement=None,
-    conversational=None,
-):
+def comparison_rows(project, options: RankingExportOptions) -> Iterator[dict]:
     """Every ranking of K as its C(K,2) ordered pairs (ties give none), best first."""
-    if conversational is None:
-        conversational = is_conversational(project, split)
-    for ranking_id, task_id, labeler, prompt, split_name, texts, ranks in _task_groups(
-        project,
-        split=split,
-        include_gold=include_gold,
-        consensus=consensus,
-        min_agreement=min_agreement,
-        conversational=conversational,
-    ):
+    conversational = options.conversational
+    for group in _task_groups(project, options):
+        texts = group.texts
         if conversational:
             texts = [_assistant_turn(text) for text in texts]
-        for winner, loser in ordered_pairs(ranks):
+        # read once per ranking, not once per pair: a ranking of 9 gives 36 rows
+        prompt, ranking_id, task_id = group.prompt, group.ranking_id, group.task_id
+        labeler, split_name = group.labeler, group.split
+        for winner, loser in ordered_pairs(group.ranks):
             yield {
                 "prompt": prompt,
                 "chosen": texts[winner],
@@ -335,57 +322,36 @@ def comparison_rows(
             }
 
 
-def grouped_rows(
-    project,
-    *,
-    split=None,
-    include_gold=False,
-    consensus=False,
-    min_agreement=None,
-    conversational=None,
-):
+def grouped_rows(project, options: RankingExportOptions) -> Iterator[dict]:
     """One row per ranking, responses in the task's canonical order; ranks 1 = best."""
-    if conversational is None:
-        conversational = is_conversational(project, split)
-    for ranking_id, task_id, labeler, prompt, split_name, texts, ranks in _task_groups(
-        project,
-        split=split,
-        include_gold=include_gold,
-        consensus=consensus,
-        min_agreement=min_agreement,
-        conversational=conversational,
-    ):
+    for group in _task_groups(project, options):
         yield {
-            "prompt": prompt,
-            "responses": texts,
-            "ranks": ranks,
-            "ranking_id": ranking_id,
-            "task_id": task_id,
-            "labeler": labeler,
-            "split": split_name,
+            "prompt": group.prompt,
+            "responses": group.texts,
+            "ranks": group.ranks,
+            "ranking_id": group.ranking_id,
+            "task_id": group.task_id,
+            "labeler": group.labeler,
+            "split": group.split,
         }
 
 
-def demonstration_rows(
-    project, *, split=None, status="accepted", style="prompt_completion", conversational=None
-):
+def demonstration_rows(project, options: DemonstrationExportOptions) -> Iterator[dict]:
     """Demonstrations as TRL SFT rows: prompt/completion, or messages."""
-    if conversational is None:
-        conversational = is_conversational(project, split)
     demos = Demonstration.objects.filter(prompt__project=project)
-    if status != "all":
-        demos = demos.filter(status=status)
-    if split:
-        demos = demos.filter(prompt__split=split)
+    if options.status != "all":
+        demos = demos.filter(status=options.status)
+    if options.split:
+        demos = demos.filter(prompt__split=options.split)
     username = f"author__{get_user_model().USERNAME_FIELD}"
     fields = ("id", "prompt__text", "prompt__messages", "prompt__split", username, "text")
     for demo_id, text, messages, split_name, author, completion in (
         demos.order_by("id").values_list(*fields).iterator(chunk_size=FETCH_ROWS)
     ):
         prompt = messages if messages else text
-        if style == "messages":
+        if options.style == "messages":
             row = {"messages": _user_turn(prompt) + _assistant_turn(completion)}
-        elif conversational:
+        elif options.conversational:
             row = {"prompt": _user_turn(prompt), "completion": _assistant_turn(completion)}
         else:
             row = {"prompt": prompt, "completion": completion}
@@ -393,6 +359,7 @@ def demonstration_rows(
         yield row
 
 
+# Each takes resolved options (``resolve_options``); callers go through ``export_rows``.
 ROW_GENERATORS = {
     "comparisons": comparison_rows,
     "rankings": grouped_rows,

@@ -3,7 +3,8 @@
 ``project_agreement`` is the document ``manage.py agreement --json`` prints and the API
 serves. Only current rankings count (a corrected ranking replaces its earlier version).
 Filters: ``since`` / ``until`` bound ``submitted_at`` (``until`` exclusive; a date means its
-midnight), ``category`` and ``split`` are the prompt's.
+midnight), ``category`` and ``split`` are the prompt's. ``clean_filters`` checks them for the
+API, the ``agreement`` command and the dashboard alike, refusing with ``AgreementError``.
 
 Caching: results are kept in Django's cache under a key that contains a fingerprint of the
 project's data (newest ranking id, number of rankings, newest/number of skipped
@@ -27,16 +28,19 @@ from django.db.models import Count, Max
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from labeling.errors import ServiceError
 from labeling.models import (
     LIKERT_MAX,
     Assignment,
     Project,
+    Prompt,
     Ranking,
     RankingItem,
     RankingTask,
     TaskResponse,
 )
 from labeling.quality import agreement_stats as stats
+from labeling.vocabulary import SPLITS
 
 CACHE_SECONDS = 300
 _RESPONSE_BITS = 2**40  # (task index, response id) packed into one int64 key
@@ -57,10 +61,29 @@ class Dataset:
     skips: np.ndarray  # (n_labelers,) skipped assignments
 
 
+class AgreementError(ServiceError):
+    """A filter of the statistics that selects nothing sensible; ``field`` names it."""
+
+
 def _aware(value):
     if value is None or isinstance(value, dt.datetime):
         return value
     return timezone.make_aware(dt.datetime.combine(value, dt.time.min))
+
+
+def clean_filters(*, since=None, until=None, category=None, split=None) -> dict:
+    """The filters as the statistics take them (empty ones as None), or AgreementError."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and not isinstance(value, dt.date):
+            raise AgreementError(name, "must be a date or a date and time")
+    if since is not None and until is not None and _aware(until) <= _aware(since):
+        raise AgreementError("until", "must be later than since (until is exclusive)")
+    category, split = category or None, split or None
+    if category is not None and category not in Prompt.Category.values:
+        raise AgreementError("category", f"must be one of {', '.join(Prompt.Category.values)}")
+    if split is not None and split not in SPLITS:
+        raise AgreementError("split", f"must be one of {', '.join(SPLITS)}")
+    return {"since": since, "until": until, "category": category, "split": split}
 
 
 def current_rankings(project, *, since=None, until=None, category=None, split=None):
@@ -295,7 +318,7 @@ def compute_document(data: Dataset) -> dict:
 
 def project_agreement(project, *, since=None, until=None, category=None, split=None) -> dict:
     """The agreement document (see ``manage.py agreement``); cached, see the module docstring."""
-    filters = {"since": since, "until": until, "category": category, "split": split}
+    filters = clean_filters(since=since, until=until, category=category, split=split)
     return cached(project, "document", filters, lambda: compute_document(load(project, **filters)))
 
 
@@ -432,7 +455,7 @@ def compute_dashboard(project, data: Dataset, *, worst=25) -> dict:
 
 
 def project_dashboard(project, *, since=None, until=None, category=None, split=None) -> dict:
-    filters = {"since": since, "until": until, "category": category, "split": split}
+    filters = clean_filters(since=since, until=until, category=category, split=split)
     return cached(
         project, "dashboard", filters, lambda: compute_dashboard(project, load(project, **filters))
     )

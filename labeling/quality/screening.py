@@ -17,6 +17,8 @@ import numpy as np
 from django.db import transaction
 
 from labeling import roles
+from labeling.checks import has_nul
+from labeling.errors import ServiceError
 from labeling.models import (
     Demonstration,
     Membership,
@@ -30,8 +32,8 @@ from labeling.models import (
 from labeling.quality import agreement_stats as stats
 
 
-class ScreeningError(ValueError):
-    pass
+class ScreeningError(ServiceError):
+    """A refused screening decision; ``field`` names what to fix."""
 
 
 def screening_task_ids(project: Project) -> list[int]:
@@ -136,11 +138,14 @@ def is_qualified(project: Project, user) -> bool:
 def decide(project: Project, user, decision: str, decided_by, note: str = "") -> Qualification:
     """Record an approve/revoke decision with the candidate's results at that moment."""
     if decision not in Qualification.Decision.values:
-        raise ScreeningError(f"decision: must be one of {', '.join(Qualification.Decision.values)}")
+        choices = ", ".join(Qualification.Decision.values)
+        raise ScreeningError("decision", f"must be one of {choices}")
     if not roles.has_role(decided_by, project, "reviewer"):
-        raise ScreeningError("decided_by: only reviewers and admins of the project decide")
+        raise ScreeningError("decided_by", "only reviewers and admins of the project decide")
     if not Membership.objects.filter(project=project, user=user).exists():
-        raise ScreeningError("user: not a member of this project")
+        raise ScreeningError("user", "not a member of this project")
+    if not isinstance(note, str) or has_nul(note):
+        raise ScreeningError("note", "must be text without NUL characters")
     now = results(project, user)
     with transaction.atomic():
         return Qualification.objects.create(

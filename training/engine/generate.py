@@ -234,20 +234,16 @@ def _prompt_of(row: Any) -> str | list[dict]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    config = parse_cli(GenerateConfig, argv)
-    if not config.prompts_file or not config.out_file:
-        raise SystemExit("--prompts_file and --out_file are required")
+    config = parse_cli(GenerateConfig, argv, required=("prompts_file", "out_file"))
     # rows may also be bare JSON strings, one a line (OASST's prompt lottery file)
     rows = read_rows(config.prompts_file)
     prompts = [_prompt_of(row) for row in rows]
-    out = generate_responses(
-        config, prompts, callback=lambda s, t, m: print(json.dumps({"step": s, "total": t, **m}))
-    )
+    out = generate_responses(config, prompts, callback=progress.print_progress)
     Path(config.out_file).parent.mkdir(parents=True, exist_ok=True)
     with open(config.out_file, "w", encoding="utf-8") as f:
         for row in out:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(out)} rows to {config.out_file}")
+    print(json.dumps({"out_file": config.out_file, "rows": len(out)}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Run one engine entry point from a job spec: what a worker starts under `accelerate launch`.
 
-    accelerate launch --num_processes 2 -m training.engine.launch spec.json
+    accelerate launch --num_processes 2 -m training.engine.launch --spec spec.json
 
 `spec.json` is `{"kind": "rm", "config": {...}, "inputs": {"train_rows": "train_rows.json",
 ...}}`: the engine config as a JSON object and, per keyword argument of the entry point, a JSON
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from training.engine.config import config_from_dict
+from training.engine.config import config_from_dict, parse_cli
 from training.engine.registry import config_class, entry_point
 
 EVENT_PREFIX = "@@preflab-event "
@@ -43,11 +43,13 @@ class EventPrinter:
             emit("resumed", step=step)
 
 
+@dataclass
+class LaunchConfig:
+    spec: str  # the job spec: {"kind", "config", "inputs"}, as training/launcher.py writes it
+
+
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 1:
-        raise SystemExit("usage: python -m training.engine.launch spec.json")
-    spec_path = Path(argv[0])
+    spec_path = Path(parse_cli(LaunchConfig, argv).spec)
     spec = json.loads(spec_path.read_text())
     kind = spec["kind"]
     config = config_from_dict(config_class(kind), spec["config"])

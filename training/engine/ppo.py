@@ -1,8 +1,8 @@
 """PPO against a frozen reward model, with a KL penalty to the SFT model (InstructGPT §3.5).
 
     python -m training.engine.ppo --policy var/artifacts/sft --reward_model var/artifacts/rm \
-        --prompts prompts.jsonl [--pretrain corpus.jsonl] [--config ppo.json] [--key value ...]
-    accelerate launch -m training.engine.ppo --prompts ...       # several GPUs, same code
+        --prompts_file prompts.jsonl [--pretrain_file corpus.jsonl] [--config ppo.json] ...
+    accelerate launch -m training.engine.ppo --prompts_file ...       # several GPUs, same code
 
 Four models: the policy (starts as the SFT model, trained), the reference (the SFT model,
 frozen), the value model (starts as the reward model, trained; one value per token) and the
@@ -33,9 +33,9 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,192 @@ def pretrain_batch(seqs: list[list[int]], pad_id: int) -> dict[str, torch.Tensor
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+# ---------------------------------------------------------------------------------------------
+# setup
+
+
+@dataclass
+class Models:
+    policy: Any  # trained; starts as the SFT model
+    ref: Any  # the SFT model, frozen: the KL penalty's reference
+    value: Any  # trained; starts as the reward model, one value per token
+    reward: Any  # frozen
+    # the trained two behind accelerate.prepare: the PPO epochs' forwards must run through the
+    # DDP wrappers for the gradients to be all-reduced; the rollout uses the plain ones (no
+    # grads there)
+    policy_ddp: Any = None
+    value_ddp: Any = None
+
+
+def load_models(config: PPOConfig, device) -> Models:
+    models = Models(
+        policy=load_causal_lm(config.policy).to(device),
+        ref=load_causal_lm(config.policy).to(device).eval().requires_grad_(False),
+        value=load_reward_model(config.reward_model).to(device),
+        reward=load_reward_model(config.reward_model).to(device).eval().requires_grad_(False),
+    )
+    # dropout would make the old and new log-probs (and values) of the same tokens differ by
+    # noise; the rollout reads the value model in train mode, and nothing should hang on a mode
+    for m in (models.policy, models.ref, models.value, models.reward):
+        disable_dropout(m)
+    return models
+
+
+def make_optimizer(accelerator, config: PPOConfig, models: Models):
+    """One AdamW over policy and value model, the three put behind accelerate (which sets
+    `models.policy_ddp` and `models.value_ddp`); (trainable parameters, optimizer)."""
+    params = [
+        p
+        for p in list(models.policy.parameters()) + list(models.value.parameters())
+        if p.requires_grad
+    ]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, eps=1e-5, fused=fused_ok(params))
+    models.policy_ddp, models.value_ddp, optimizer = accelerator.prepare(
+        models.policy, ValueHead(models.value), optimizer
+    )
+    return params, optimizer
+
+
+def kl_controller(config: PPOConfig):
+    if config.adaptive_kl:
+        return AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
+    return FixedKLController(config.kl_coef)
+
+
+def resume(accelerator, state_dir: Path, models: Models, optimizer, kl_ctl, total, callback):
+    """The step saved in `state_dir` (0 when none), its models, optimizer and β restored."""
+    if not has_state(state_dir):
+        return 0
+    # every process restores the same state
+    start, extra = restore(state_dir, models.policy, models.value, optimizer)
+    kl_ctl.value = extra.get("kl_coef", kl_ctl.value)
+    accelerator.print(f"resumed from {state_dir} at step {start}/{total}")
+    progress.report_resumed(callback, start)
+    return start
+
+
+# ---------------------------------------------------------------------------------------------
+# one step
+
+
+def ppo_epochs(
+    config: PPOConfig, r, models: Models, optimizer, params, accelerator, ptx, rng, pad_id
+):
+    """`config.ppo_epochs` passes over the rollout batch `r` in mini-batches, one optimizer step
+    each; PPO-ptx adds an LM loss on pretraining texts `ptx` drawn with `rng`. Returns each
+    mini-batch's statistics."""
+    device = accelerator.device
+    B, mb, P = config.rollouts_per_step, config.mini_batch_size, r.n_prompt
+    models.policy.train()
+    models.value.train()
+    stats: dict[str, list[float]] = {
+        k: [] for k in ("clipfrac", "approxkl", "pg_loss", "value_loss", "vf_clipfrac", "ptx")
+    }
+    for _ in range(config.ppo_epochs):
+        order = torch.randperm(B, device=device)
+        for i in range(0, B, mb):
+            idx = order[i : i + mb]
+            ids, mask, m = r.ids[idx], r.mask[idx], r.resp_mask[idx]
+            new_logits = policy_forward(models.policy_ddp, ids, mask, P, config.temperature)
+            new_logprobs = token_logprobs(new_logits, r.responses[idx])
+            del new_logits
+            pg_loss, clipfrac, approxkl = clipped_surrogate_loss(
+                new_logprobs, r.old_logprobs[idx], r.advantages[idx], m, config.cliprange
+            )
+            new_values = models.value_ddp(ids, mask, P)
+            vf_loss, vf_clipfrac = clipped_value_loss(
+                new_values, r.old_values[idx], r.returns[idx], m, config.cliprange_value
+            )
+            loss = pg_loss + config.vf_coef * vf_loss
+            if ptx:
+                texts = [ptx[rng.randrange(len(ptx))] for _ in range(config.ptx_batch_size)]
+                ptx_loss = pretrain_loss(models.policy_ddp, texts, pad_id, device)
+                loss = loss + config.ptx_coef * ptx_loss
+                stats["ptx"].append(ptx_loss.item())
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            stats["clipfrac"].append(clipfrac.item())
+            stats["approxkl"].append(approxkl.item())
+            stats["pg_loss"].append(pg_loss.item())
+            stats["value_loss"].append(vf_loss.item())
+            stats["vf_clipfrac"].append(vf_clipfrac.item())
+    return stats
+
+
+def pretrain_loss(policy, texts: list[list[int]], pad_id: int, device) -> torch.Tensor:
+    batch = {k: v.to(device) for k, v in pretrain_batch(texts, pad_id).items()}
+    logits = policy(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return masked_cross_entropy(logits, batch["labels"])
+
+
+def step_metrics(r, beta: float, stats: dict[str, list[float]], ptx: bool) -> dict[str, float]:
+    """This process's metrics of a step, named as TRL's PPOTrainer names them."""
+
+    def avg(xs: list[float]) -> float:
+        return sum(xs) / len(xs) if xs else 0.0
+
+    non_score = (-beta * r.kl).sum(1).mean().item()
+    metrics = {
+        "objective/kl": r.kl.sum(1).mean().item(),
+        "objective/scores": r.scores.mean().item(),
+        "objective/non_score_reward": non_score,
+        "objective/rlhf_reward": r.scores.mean().item() + non_score,
+        "objective/entropy": r.entropy.mean().item(),
+        "objective/kl_coef": beta,
+        "policy/clipfrac": avg(stats["clipfrac"]),
+        "policy/approxkl": avg(stats["approxkl"]),
+        "loss/policy": avg(stats["pg_loss"]),
+        "val/value_loss": avg(stats["value_loss"]),
+        "val/clipfrac": avg(stats["vf_clipfrac"]),
+        "response/mean_length": r.lengths.float().mean().item(),
+        "response/ended_frac": r.ended.float().mean().item(),
+    }
+    if ptx:
+        metrics["ptx/loss"] = avg(stats["ptx"])
+    return metrics
+
+
+def mean_over_processes(accelerator, values: dict[str, float]) -> dict[str, float]:
+    if accelerator.num_processes == 1:
+        return values
+    t = torch.tensor(list(values.values()), dtype=torch.float64, device=accelerator.device)
+    return dict(zip(values, accelerator.reduce(t, "mean").tolist(), strict=True))
+
+
+# ---------------------------------------------------------------------------------------------
+# saving
+
+
+def save_resumable(accelerator, state_dir: Path, models: Models, optimizer, step, kl_coef):
+    if accelerator.is_main_process:
+        save_state(
+            state_dir,
+            model=PolicyAndValue(models.policy, models.value),
+            optimizer=optimizer,
+            step=step,
+            extra={"kl_coef": kl_coef},
+        )
+    accelerator.wait_for_everyone()
+
+
+def save_final(accelerator, config: PPOConfig, policy, tokenizer, metrics) -> None:
+    out = Path(config.output_dir)
+    if accelerator.is_main_process:
+        policy.save_pretrained(out, safe_serialization=True)
+        tokenizer.save_pretrained(out)
+        meta = {"metrics": metrics, "config": config_to_dict(config)}
+        (out / "ppo.json").write_text(json.dumps(meta, indent=2))
+        # the finished policy supersedes the resumable state; a rerun then starts afresh
+        shutil.rmtree(out / "state", ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
 def train_ppo(
     config: PPOConfig,
     prompts: list,
@@ -139,35 +325,12 @@ def train_ppo(
     # device_specific: process i seeds seed + i, so processes sample different responses
     # (process 0, and a single process, seeds `seed` itself)
     set_seed(config.seed, device_specific=True)
-    device = accelerator.device
-    out = Path(config.output_dir)
-    state_dir = out / "state"
+    state_dir = Path(config.output_dir) / "state"
 
     tokenizer = load_tokenizer(resolve_model(config.policy))
-    pad_id = tokenizer.pad_token_id
-    policy = load_causal_lm(config.policy).to(device)
-    ref = load_causal_lm(config.policy).to(device).eval().requires_grad_(False)
-    value_model = load_reward_model(config.reward_model).to(device)
-    reward_model = load_reward_model(config.reward_model).to(device).eval().requires_grad_(False)
-    # dropout would make the old and new log-probs (and values) of the same tokens differ by
-    # noise; the rollout reads the value model in train mode, and nothing should hang on a mode
-    for m in (policy, ref, value_model, reward_model):
-        disable_dropout(m)
-    params = [
-        p for p in list(policy.parameters()) + list(value_model.parameters()) if p.requires_grad
-    ]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, eps=1e-5, fused=fused_ok(params))
-    # the trained models go through DDP for the PPO epochs (their forwards must run through the
-    # wrapper for the gradients to be all-reduced); the rollout uses the plain ones, no grads
-    # there. ref and reward_model are frozen copies on every process.
-    policy_ddp, value_ddp, optimizer = accelerator.prepare(
-        policy, ValueHead(value_model), optimizer
-    )
-    if config.adaptive_kl:
-        kl_ctl = AdaptiveKLController(config.kl_coef, config.kl_target, config.kl_horizon)
-    else:
-        kl_ctl = FixedKLController(config.kl_coef)
-
+    models = load_models(config, accelerator.device)
+    params, optimizer = make_optimizer(accelerator, config, models)
+    kl_ctl = kl_controller(config)
     # encoded as SFT, the reward model and generation encode them (bos where the tokenizer
     # wants one); a long prompt keeps its end, where the question is
     encoded_prompts = [
@@ -176,21 +339,9 @@ def train_ppo(
     ]
     ptx = encode_pretrain(tokenizer, pretrain_texts or [], config.ptx_max_length)
 
-    start = 0
-    if has_state(state_dir):  # every process restores the same state
-        start, extra = restore(state_dir, policy, value_model, optimizer)
-        kl_ctl.value = extra.get("kl_coef", kl_ctl.value)
-        accelerator.print(f"resumed from {state_dir} at step {start}/{config.steps}")
-        progress.report_resumed(callback, start)
+    start = resume(accelerator, state_dir, models, optimizer, kl_ctl, config.steps, callback)
     schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
-
-    def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
-        if world == 1:
-            return values
-        t = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
-        return dict(zip(values, accelerator.reduce(t, "mean").tolist(), strict=True))
-
-    B, mb = config.rollouts_per_step, config.mini_batch_size
+    B = config.rollouts_per_step
     metrics: dict[str, float] = {}
     for step in range(start, config.steps):
         t0 = time.perf_counter()
@@ -200,77 +351,16 @@ def train_ppo(
         step_seed = config.seed * 100003 + step + rank * 7_919_000_003
         rng = random.Random(step_seed)
         torch.manual_seed(step_seed)
-        batch_prompts = [encoded_prompts[rng.randrange(len(encoded_prompts))] for _ in range(B)]
+        batch = [encoded_prompts[rng.randrange(len(encoded_prompts))] for _ in range(B)]
 
-        # 1-2. rollout, scores, per-token rewards, advantages (ppo_rollout.py) -------------
         beta = kl_ctl.value
-        r = rollout(config, batch_prompts, policy, ref, value_model, reward_model, beta, tokenizer)
-        P = r.n_prompt
-
-        # 3. PPO epochs over mini-batches ------------------------------------------------
-        policy.train()
-        value_model.train()
-        stats: dict[str, list[float]] = {
-            k: [] for k in ("clipfrac", "approxkl", "pg_loss", "value_loss", "vf_clipfrac", "ptx")
-        }
-        for _ in range(config.ppo_epochs):
-            order = torch.randperm(B, device=device)
-            for i in range(0, B, mb):
-                idx = order[i : i + mb]
-                ids, mask, m = r.ids[idx], r.mask[idx], r.resp_mask[idx]
-                new_logits = policy_forward(policy_ddp, ids, mask, P, config.temperature)
-                new_logprobs = token_logprobs(new_logits, r.responses[idx])
-                del new_logits
-                pg_loss, clipfrac, approxkl = clipped_surrogate_loss(
-                    new_logprobs, r.old_logprobs[idx], r.advantages[idx], m, config.cliprange
-                )
-                new_values = value_ddp(ids, mask, P)
-                vf_loss, vf_clipfrac = clipped_value_loss(
-                    new_values, r.old_values[idx], r.returns[idx], m, config.cliprange_value
-                )
-                loss = pg_loss + config.vf_coef * vf_loss
-                if ptx:
-                    texts = [ptx[rng.randrange(len(ptx))] for _ in range(config.ptx_batch_size)]
-                    pb = {k: v.to(device) for k, v in pretrain_batch(texts, pad_id).items()}
-                    lm_logits = policy_ddp(
-                        input_ids=pb["input_ids"], attention_mask=pb["attention_mask"]
-                    ).logits
-                    ptx_loss = masked_cross_entropy(lm_logits, pb["labels"])
-                    loss = loss + config.ptx_coef * ptx_loss
-                    stats["ptx"].append(ptx_loss.item())
-                optimizer.zero_grad(set_to_none=True)
-                accelerator.backward(loss)
-                accelerator.clip_grad_norm_(params, config.max_grad_norm)
-                optimizer.step()
-                stats["clipfrac"].append(clipfrac.item())
-                stats["approxkl"].append(approxkl.item())
-                stats["pg_loss"].append(pg_loss.item())
-                stats["value_loss"].append(vf_loss.item())
-                stats["vf_clipfrac"].append(vf_clipfrac.item())
-
-        # 4. β update, metrics, checkpoint ----------------------------------------------
-        def avg(xs: list[float]) -> float:
-            return sum(xs) / len(xs) if xs else 0.0
-
-        non_score = (-beta * r.kl).sum(1).mean().item()
-        metrics = {
-            "objective/kl": r.kl.sum(1).mean().item(),
-            "objective/scores": r.scores.mean().item(),
-            "objective/non_score_reward": non_score,
-            "objective/rlhf_reward": r.scores.mean().item() + non_score,
-            "objective/entropy": r.entropy.mean().item(),
-            "objective/kl_coef": beta,
-            "policy/clipfrac": avg(stats["clipfrac"]),
-            "policy/approxkl": avg(stats["approxkl"]),
-            "loss/policy": avg(stats["pg_loss"]),
-            "val/value_loss": avg(stats["value_loss"]),
-            "val/clipfrac": avg(stats["vf_clipfrac"]),
-            "response/mean_length": r.lengths.float().mean().item(),
-            "response/ended_frac": r.ended.float().mean().item(),
-        }
-        if ptx:
-            metrics["ptx/loss"] = avg(stats["ptx"])
-        metrics = mean_over_processes(metrics)
+        r = rollout(
+            config, batch, models.policy, models.ref, models.value, models.reward, beta, tokenizer
+        )
+        stats = ppo_epochs(
+            config, r, models, optimizer, params, accelerator, ptx, rng, tokenizer.pad_token_id
+        )
+        metrics = mean_over_processes(accelerator, step_metrics(r, beta, stats, bool(ptx)))
         metrics["time/step_s"] = time.perf_counter() - t0
         # β moves on the KL of all processes' rollouts, so every process keeps the same β
         kl_ctl.update(metrics["objective/kl"], B * world)
@@ -282,57 +372,28 @@ def train_ppo(
         # the last step is followed by the final save; the main process decides (the clock
         # could tell the processes different things)
         if done < config.steps and main_process_decides(accelerator, schedule.due(done)):
-            if accelerator.is_main_process:
-                save_state(
-                    state_dir,
-                    model=PolicyAndValue(policy, value_model),
-                    optimizer=optimizer,
-                    step=done,
-                    extra={"kl_coef": kl_ctl.value},
-                )
-            accelerator.wait_for_everyone()
+            save_resumable(accelerator, state_dir, models, optimizer, done, kl_ctl.value)
             schedule.saved()
 
-    if accelerator.is_main_process:
-        policy.save_pretrained(out, safe_serialization=True)
-        tokenizer.save_pretrained(out)
-        meta = {"metrics": metrics, "config": config_to_dict(config)}
-        (out / "ppo.json").write_text(json.dumps(meta, indent=2))
-        # the finished policy supersedes the resumable state; a rerun then starts afresh
-        shutil.rmtree(state_dir, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    result = {"output_dir": str(out), "steps": config.steps, "resumed_from_step": start}
-    return result | {"metrics": metrics}
+    save_final(accelerator, config, models.policy, tokenizer, metrics)
+    out = str(Path(config.output_dir))
+    return {
+        "output_dir": out,
+        "steps": config.steps,
+        "resumed_from_step": start,
+        "metrics": metrics,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # data paths are not hyper-parameters: take them off before parsing the config
-    paths: dict[str, str | None] = {"prompts": None, "pretrain": None}
-    rest, i = [], 0
-    while i < len(argv):
-        key = argv[i][2:].split("=", 1)[0] if argv[i].startswith("--") else ""
-        if key in paths:
-            paths[key] = argv[i].split("=", 1)[1] if "=" in argv[i] else argv[(i := i + 1)]
-        else:
-            rest.append(argv[i])
-        i += 1
-    config = parse_cli(PPOConfig, rest)
-    if not paths["prompts"]:
-        raise SystemExit(
-            "usage: python -m training.engine.ppo --prompts rows.jsonl "
-            "[--pretrain texts.jsonl] [--config ppo.json] [--key value ...]"
-        )
-    rows = read_rows(paths["prompts"])
+    config = parse_cli(PPOConfig, argv, required=("prompts_file",))
+    rows = read_rows(config.prompts_file)
     prompts = [r if isinstance(r, (str, list)) else r["prompt"] for r in rows]
     pretrain = None
-    if paths["pretrain"]:
-        pretrain = [r if isinstance(r, str) else r["text"] for r in read_rows(paths["pretrain"])]
-
-    def log(step: int, total: int, metrics: dict[str, float]) -> None:
-        print(f"step {step}/{total} " + " ".join(f"{k}={v:.4g}" for k, v in metrics.items()))
-
-    print(json.dumps(train_ppo(config, prompts, pretrain, callback=log), indent=2))
+    if config.pretrain_file:
+        pretrain = [r if isinstance(r, str) else r["text"] for r in read_rows(config.pretrain_file)]
+    result = train_ppo(config, prompts, pretrain, callback=progress.print_progress)
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ class PPOConfig:
     policy: str = "tiny"  # SFT checkpoint: the starting policy and the frozen reference
     reward_model: str = ""  # folder written by train_reward; also the value model's start
     output_dir: str = "var/artifacts/ppo"  # final policy here; resumable state in output_dir/state
+    prompts_file: str | None = None  # CLI only: prompt rows (text, messages or {"prompt": ...})
+    pretrain_file: str | None = None  # CLI only: texts for PPO-ptx (strings or {"text": ...})
     steps: int = 100  # PPO steps (one rollout batch each)
     rollouts_per_step: int = 16  # prompts sampled per step, one response each
     mini_batch_size: int = 8  # rollouts per gradient step; must divide rollouts_per_step

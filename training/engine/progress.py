@@ -15,6 +15,7 @@ A plain function works as a callback; the optional methods are looked up, not re
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,12 @@ def poller(callback: Any) -> Callable[[], None] | None:
     """`poll(callback)` as a no-argument function for the batch loops, None when there is no
     callback."""
     return None if callback is None else lambda: poll(callback)
+
+
+def print_progress(step: int, total: int, metrics: dict[str, float]) -> None:
+    """The callback of every engine's command line: one JSON object a step on stdout, which a
+    script reads back with `json.loads` per line."""
+    print(json.dumps({"step": step, "total": total, **metrics}), flush=True)
 
 
 def report_resumed(callback: Any, step: int) -> None:

@@ -1,8 +1,8 @@
 """Reward model training (InstructGPT §3.5): K-way Bradley–Terry on ranked responses.
 
     python -m training.engine.reward --config rm.json --model var/artifacts/sft \
-        --train rankings.jsonl [--eval held_out.jsonl] [--demonstrations demos.jsonl]
-    accelerate launch -m training.engine.reward --train ...      # several GPUs, same code
+        --train_file rankings.jsonl [--eval_file held_out.jsonl] [--demonstrations_file demos.jsonl]
+    accelerate launch -m training.engine.reward --train_file ...      # several GPUs, same code
 
 The reward model is the SFT model with its unembedding replaced by a scalar head read at the
 last token of the response's rendered chat turn (end-of-turn tokens included, where transformers
@@ -45,7 +45,7 @@ from training.engine import progress
 from training.engine.base_model import LoraSettings, load_tokenizer, resolve_model, with_lora
 from training.engine.checkpointing import has_state, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
-from training.engine.data import demonstration_to_messages
+from training.engine.data import demonstration_to_messages, read_rows
 from training.engine.devices import accelerator_for, fused_ok, main_process_decides
 from training.engine.losses import kway_bradley_terry_loss_batched, pairwise_accuracy_counts
 from training.engine.reward_config import RewardConfig
@@ -176,6 +176,120 @@ def batch_order(n: int, epochs: int, per_batch: int, seed: int) -> list[list[int
     return batches
 
 
+# ---------------------------------------------------------------------------------------------
+# setup, one step, evaluation
+
+
+def load_for_training(config: RewardConfig, device):
+    lora = None
+    if config.lora:
+        lora = LoraSettings(
+            config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_target_modules)
+        )
+    model = load_reward_model(config.model, dtype=config.dtype, lora=lora).to(device)
+    model.train()
+    return model
+
+
+def make_optimizer(accelerator, config: RewardConfig, model):
+    """(trainable parameters, the model's scorer and AdamW, both put behind accelerate)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    # fused: one kernel for all parameters instead of a Python loop over them (CPU and CUDA)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.lr, weight_decay=config.weight_decay, fused=fused_ok(params)
+    )
+    scorer, optimizer = accelerator.prepare(RewardScorer(model), optimizer)
+    return params, scorer, optimizer
+
+
+def resume(accelerator, state_dir: Path, model, optimizer, total: int, callback) -> int:
+    """The step saved in `state_dir` (0 when none), with its model and optimizer restored."""
+    if not has_state(state_dir):
+        return 0
+    # every process restores the same state
+    start, _ = load_state(state_dir, model=model, optimizer=optimizer)
+    accelerator.print(f"resumed from {state_dir} at step {start}/{total}")
+    progress.report_resumed(callback, start)
+    return start
+
+
+def summed(accelerator, *values: float) -> list[float]:
+    """Sums over processes (float64, so counts and sums stay exact); as is when alone."""
+    t = torch.tensor(values, dtype=torch.float64, device=accelerator.device)
+    return accelerator.reduce(t, "sum").tolist()
+
+
+def optimizer_step(accelerator, scorer, optimizer, params, step_rankings, config, pad_id):
+    """One optimizer step on the step's rankings, split across the processes. Returns the
+    step's loss, training accuracy on its pairs and tokens, over all processes, and the
+    gradient norm before clipping."""
+    rank, world = accelerator.process_index, accelerator.num_processes
+    mine = step_rankings[rank::world]
+    # a process left without a ranking (fewer rankings than processes) still runs forward
+    # and backward, with weight 0: DDP needs every process in every gradient all-reduce
+    weight = 1 if mine else 0
+    mine = mine or step_rankings[:1]
+    batch = build_batch(mine, config.layout, pad_id).to(accelerator.device)
+    rewards = scorer(vars(batch))
+    loss, _ = kway_bradley_terry_loss_batched(rewards, batch.ranks, batch.mask)
+    # the loss is the mean over this process's rankings that have a pair; DDP averages the
+    # gradients over processes, so scale to (my rankings / all the step's rankings) · world
+    # to get the gradient of the mean over all of them (alone: the loss as is)
+    n_mine = sum(map(has_pairs, mine)) * weight
+    n_all = max(sum(map(has_pairs, step_rankings)), 1)
+    optimizer.zero_grad(set_to_none=True)
+    accelerator.backward(loss * (n_mine * world / n_all) if world > 1 else loss)
+    grad_norm = accelerator.clip_grad_norm_(params, config.max_grad_norm)
+    optimizer.step()
+
+    # training accuracy on this batch's pairs, from the rewards already computed
+    correct = pairs = 0
+    for b in range(rewards.size(0)):
+        k = int(batch.mask[b].sum())
+        c, t, _ = pairwise_accuracy_counts(rewards[b, :k].detach(), batch.ranks[b, :k])
+        correct, pairs = correct + c * weight, pairs + t * weight
+    if world > 1:
+        loss_sum, correct, pairs, step_tokens = summed(
+            accelerator, loss.item() * n_mine, correct, pairs, batch.n_tokens * weight
+        )
+        loss_value = loss_sum / n_all
+    else:
+        loss_value, step_tokens = loss.item(), batch.n_tokens
+    return loss_value, correct / max(pairs, 1), step_tokens, grad_norm
+
+
+def evaluate(accelerator, model, rankings, config: RewardConfig, pad_id, poll) -> dict:
+    """Pairwise accuracy on held-out rankings: each process scores its share, counts are
+    summed."""
+    mine = rankings[accelerator.process_index :: accelerator.num_processes]
+    r = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id, poll)
+    return accuracy_metrics(*summed(accelerator, *accuracy_counts(r, mine)))
+
+
+def centring_bias(accelerator, model, tokenizer, config, encoded, demonstrations, poll) -> float:
+    """InstructGPT's normalisation: the constant that makes the demonstrations' mean reward 0.
+    Without demonstrations, (a sample of) the ranked responses themselves are centred."""
+    if demonstrations:
+        # any demonstration format SFT reads: the last assistant turn is the response
+        conversations = [demonstration_to_messages(d) for d in demonstrations]
+        centre_rows = [
+            {"prompt": c[:-1], "responses": [c[-1]["content"]], "ranks": [1]} for c in conversations
+        ]
+        centre = [encode_ranking(tokenizer, row, config.max_length) for row in centre_rows]
+    else:
+        centre = encoded[: max(1, config.normalise_samples // max(len(encoded[0].ranks), 1))]
+    mine = centre[accelerator.process_index :: accelerator.num_processes]
+    pad_id = tokenizer.pad_token_id
+    rewards = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id, poll)
+    flat = [x for r in rewards for x in r]
+    reward_sum, n_rewards = summed(accelerator, sum(flat), len(flat))
+    return -reward_sum / n_rewards
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
 def train_reward(
     config: RewardConfig,
     train_rows: list[dict[str, Any]],
@@ -200,7 +314,6 @@ def train_reward(
     # sharding across GPUs is untried.
     # ZeRO-3 shards the weights, which rewards_of and the final save read whole: not supported.
     accelerator = accelerator_for(config.device)
-    rank, world = accelerator.process_index, accelerator.num_processes
     set_seed(config.seed)  # the same on every process: the same new head everywhere
     out = Path(config.output_dir)
     state_dir = out / "state"
@@ -208,43 +321,14 @@ def train_reward(
     pad_id = tokenizer.pad_token_id
     encoded = [encode_ranking(tokenizer, row, config.max_length) for row in train_rows]
     eval_encoded = [encode_ranking(tokenizer, row, config.max_length) for row in eval_rows or []]
-
-    lora = None
-    if config.lora:
-        lora = LoraSettings(
-            config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_target_modules)
-        )
-    device = accelerator.device
-    model = load_reward_model(config.model, dtype=config.dtype, lora=lora).to(device)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel for all parameters instead of a Python loop over them (CPU and CUDA)
-    optimizer = torch.optim.AdamW(
-        params, lr=config.lr, weight_decay=config.weight_decay, fused=fused_ok(params)
-    )
-    scorer, optimizer = accelerator.prepare(RewardScorer(model), optimizer)
+    model = load_for_training(config, accelerator.device)
+    params, scorer, optimizer = make_optimizer(accelerator, config, model)
     batches = batch_order(len(encoded), config.epochs, config.rankings_per_batch, config.seed)
     total = len(batches)
 
-    start = 0
-    if has_state(state_dir):  # every process restores the same state
-        start, _ = load_state(state_dir, model=model, optimizer=optimizer)
-        accelerator.print(f"resumed from {state_dir} at step {start}/{total}")
-        progress.report_resumed(callback, start)
+    start = resume(accelerator, state_dir, model, optimizer, total, callback)
     schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
     poll = progress.poller(callback)
-
-    def summed(*values: float) -> list[float]:
-        """Sums over processes (float64, so counts and sums stay exact); as is when alone."""
-        t = torch.tensor(values, dtype=torch.float64, device=device)
-        return accelerator.reduce(t, "sum").tolist()
-
-    def evaluate(rankings: list[EncodedRanking]) -> dict[str, float]:
-        # each process scores its share of the held-out rankings; the counts are summed
-        mine = rankings[rank::world]
-        r = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id, poll)
-        return accuracy_metrics(*summed(*accuracy_counts(r, mine)))
-
     metrics: dict[str, float] = {}
     t0, tokens = time.perf_counter(), 0
     for step in range(start, total):
@@ -252,48 +336,20 @@ def train_reward(
         for group in optimizer.param_groups:
             group["lr"] = lr
         step_rankings = [encoded[i] for i in batches[step]]
-        mine = step_rankings[rank::world]
-        # a process left without a ranking (fewer rankings than processes) still runs forward
-        # and backward, with weight 0: DDP needs every process in every gradient all-reduce
-        weight = 1 if mine else 0
-        mine = mine or step_rankings[:1]
-        batch = build_batch(mine, config.layout, pad_id).to(device)
-        rewards = scorer(vars(batch))
-        loss, _ = kway_bradley_terry_loss_batched(rewards, batch.ranks, batch.mask)
-        # the loss is the mean over this process's rankings that have a pair; DDP averages the
-        # gradients over processes, so scale to (my rankings / all the step's rankings) · world
-        # to get the gradient of the mean over all of them (alone: the loss as is)
-        n_mine = sum(map(has_pairs, mine)) * weight
-        n_all = max(sum(map(has_pairs, step_rankings)), 1)
-        optimizer.zero_grad(set_to_none=True)
-        accelerator.backward(loss * (n_mine * world / n_all) if world > 1 else loss)
-        grad_norm = accelerator.clip_grad_norm_(params, config.max_grad_norm)
-        optimizer.step()
-
-        # training accuracy on this batch's pairs, from the rewards already computed
-        correct = pairs = 0
-        for b in range(rewards.size(0)):
-            k = int(batch.mask[b].sum())
-            c, t, _ = pairwise_accuracy_counts(rewards[b, :k].detach(), batch.ranks[b, :k])
-            correct, pairs = correct + c * weight, pairs + t * weight
-        if world > 1:
-            loss_sum, correct, pairs, step_tokens = summed(
-                loss.item() * n_mine, correct, pairs, batch.n_tokens * weight
-            )
-            loss_value = loss_sum / n_all
-        else:
-            loss_value, step_tokens = loss.item(), batch.n_tokens
+        loss, accuracy, step_tokens, grad_norm = optimizer_step(
+            accelerator, scorer, optimizer, params, step_rankings, config, pad_id
+        )
         tokens += step_tokens
         metrics = {
-            "train/loss": loss_value,
-            "train/accuracy": correct / max(pairs, 1),
+            "train/loss": loss,
+            "train/accuracy": accuracy,
             "train/grad_norm": float(grad_norm),
             "train/lr": lr,
             "train/tokens_per_s": tokens / max(time.perf_counter() - t0, 1e-9),
         }
         done = step + 1
         if eval_encoded and config.eval_every and done % config.eval_every == 0 and done < total:
-            metrics.update(evaluate(eval_encoded))
+            metrics.update(evaluate(accelerator, model, eval_encoded, config, pad_id, poll))
         # reported before the save: a caller that records steps has every step up to a saved
         # one, so a resumed run's series has no gap
         if callback is not None:
@@ -306,27 +362,11 @@ def train_reward(
             accelerator.wait_for_everyone()
             schedule.saved()
 
-    t_loop = time.perf_counter() - t0
-    # InstructGPT normalisation: a constant so the demonstrations' mean reward is 0
-    if demonstrations:
-        # any demonstration format SFT reads: the last assistant turn is the response
-        conversations = [demonstration_to_messages(d) for d in demonstrations]
-        centre_rows = [
-            {"prompt": c[:-1], "responses": [c[-1]["content"]], "ranks": [1]} for c in conversations
-        ]
-        centre = [encode_ranking(tokenizer, row, config.max_length) for row in centre_rows]
-    else:  # no demonstrations: centre on (a sample of) the ranked responses themselves
-        centre = encoded[: max(1, config.normalise_samples // max(len(encoded[0].ranks), 1))]
-    mine = centre[rank::world]
-    centre_rewards = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id, poll)
-    flat = [x for r in centre_rewards for x in r]
-    reward_sum, n_rewards = summed(sum(flat), len(flat))
-    bias = -reward_sum / n_rewards
-
     final = dict(metrics)
-    final["train/runtime"] = t_loop  # the optimisation loop only (no loading, no scoring)
+    final["train/runtime"] = time.perf_counter() - t0  # the loop only: no loading, no scoring
+    bias = centring_bias(accelerator, model, tokenizer, config, encoded, demonstrations, poll)
     if eval_encoded:
-        final.update(evaluate(eval_encoded))
+        final.update(evaluate(accelerator, model, eval_encoded, config, pad_id, poll))
     final["reward_bias"] = bias
     if accelerator.is_main_process:
         save_reward_model(model, tokenizer, out, bias, config, final)
@@ -405,43 +445,13 @@ def pairwise_accuracy(
 
 
 def main(argv: list[str] | None = None) -> None:
-    import sys
-
-    from training.engine.data import read_rows
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # data paths are not training hyper-parameters: take them off before parsing the config
-    paths: dict[str, str | None] = {"train": None, "eval": None, "demonstrations": None}
-    rest = []
-    i = 0
-    while i < len(argv):
-        key = argv[i][2:].split("=", 1)[0] if argv[i].startswith("--") else ""
-        if key in paths:
-            if "=" in argv[i]:
-                paths[key] = argv[i].split("=", 1)[1]
-            else:
-                paths[key] = argv[i + 1]
-                i += 1
-        else:
-            rest.append(argv[i])
-        i += 1
-    config = parse_cli(RewardConfig, rest)
-    if not paths["train"]:
-        raise SystemExit(
-            "usage: python -m training.engine.reward --train rows.jsonl [--eval ...] "
-            "[--demonstrations ...] [--config rm.json] [--key value ...]"
-        )
-
-    def log(step: int, total: int, metrics: dict[str, float]) -> None:
-        shown = " ".join(f"{k}={v:.4g}" for k, v in metrics.items())
-        print(f"step {step}/{total} {shown}", flush=True)
-
+    config = parse_cli(RewardConfig, argv, required=("train_file",))
     result = train_reward(
         config,
-        read_rows(paths["train"]),
-        read_rows(paths["eval"]) if paths["eval"] else None,
-        read_rows(paths["demonstrations"]) if paths["demonstrations"] else None,
-        callback=log,
+        read_rows(config.train_file),
+        read_rows(config.eval_file) if config.eval_file else None,
+        read_rows(config.demonstrations_file) if config.demonstrations_file else None,
+        callback=progress.print_progress,
     )
     print(json.dumps(result, indent=2))
 

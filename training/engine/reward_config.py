@@ -15,6 +15,9 @@ from training.engine.config import LORA_TARGET_MODULES, check
 class RewardConfig:
     model: str = "tiny"  # the SFT checkpoint the reward model starts from (folder or known name)
     output_dir: str = "var/artifacts/rm"  # final model here; resumable state in output_dir/state
+    train_file: str | None = None  # CLI only: rankings or pairs (JSONL / Parquet / HF dataset)
+    eval_file: str | None = None  # CLI only: held-out rankings for eval/accuracy
+    demonstrations_file: str | None = None  # CLI only: their mean reward is set to 0
     lr: float = 9e-6  # InstructGPT's 6B RM learning rate; tiny models want ~1e-3
     weight_decay: float = 0.0  # AdamW decoupled weight decay
     warmup_steps: int = 0  # optimizer steps of linear warmup from 0

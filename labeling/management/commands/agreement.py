@@ -4,7 +4,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from labeling.models import Project, Prompt
-from labeling.quality.agreement import project_agreement
+from labeling.quality.agreement import AgreementError, project_agreement
 
 
 def parse_date(value: str):
@@ -33,13 +33,16 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=options["project"]).first()
         if project is None:
             raise CommandError(f"--project: no project {options['project']!r}")
-        doc = project_agreement(
-            project,
-            since=options["since"],
-            until=options["until"],
-            category=options["category"],
-            split=options["split"],
-        )
+        try:
+            doc = project_agreement(
+                project,
+                since=options["since"],
+                until=options["until"],
+                category=options["category"],
+                split=options["split"],
+            )
+        except AgreementError as exc:
+            raise CommandError(f"--{exc.field}: {exc.message}") from exc
         if options["json"]:
             self.stdout.write(json.dumps(doc, indent=2))
             return

@@ -1,6 +1,7 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from labeling.demo.campaign import DEMO_ACCOUNTS, PROJECT_SLUG, seed_demo
+from labeling.errors import ServiceError
 from labeling.models import Demonstration, Project, RankingTask, Response
 
 URL = "http://127.0.0.1:8000/"
@@ -17,7 +18,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        passwords = seed_demo(reset_passwords=not options["keep_passwords"])
+        try:
+            passwords = seed_demo(reset_passwords=not options["keep_passwords"])
+        except ServiceError as exc:  # e.g. the demo project's K range was changed since
+            raise CommandError(f"{exc.field}: {exc.message}") from exc
         project = Project.objects.get(slug=PROJECT_SLUG)
         counts = (
             f"{project.prompts.count()} prompts, "

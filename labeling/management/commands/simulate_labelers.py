@@ -1,7 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from labeling import projects
 from labeling.demo.simulation import SimulationConfig, simulate
-from labeling.models import Project
+from labeling.errors import ServiceError
+from labeling.models import MAX_K, MIN_K
 
 
 def noise_list(value: str) -> list[float]:
@@ -41,14 +44,10 @@ class Command(BaseCommand):
             k_min, k_max = int(low), int(high or low)
         except ValueError:
             raise CommandError(f"--k: expected N or N..M, got {options['k']!r}") from None
-        if not 2 <= k_min <= k_max <= 9:
-            raise CommandError("--k: K must lie in 2..9")
+        if not MIN_K <= k_min <= k_max <= MAX_K:
+            raise CommandError(f"--k: K must lie in {MIN_K}..{MAX_K}")
         if options["labelers"] + options["spammers"] < 1 or options["tasks"] < 1:
             raise CommandError("--labelers/--tasks: at least one of each")
-        project, created = Project.objects.get_or_create(
-            slug=options["project"],
-            defaults={"name": f"Simulated campaign {options['project']}", "k_min": k_min},
-        )
         config = SimulationConfig(
             labelers=options["labelers"],
             spammers=options["spammers"],
@@ -67,7 +66,16 @@ class Command(BaseCommand):
         )
         if config.noise_levels and len(config.noise_levels) != config.labelers:
             raise CommandError("--noise-levels: give one level per labeler")
-        summary = simulate(project, config)
+        try:
+            with transaction.atomic():  # a refused simulation leaves no new project behind
+                project, created = projects.get_or_create_project(
+                    options["project"],
+                    name=f"Simulated campaign {options['project']}",
+                    k_min=k_min,
+                )
+                summary = simulate(project, config)
+        except ServiceError as exc:
+            raise CommandError(f"{exc.field}: {exc.message}") from exc
         self.stdout.write(
             f"{'created' if created else 'used'} project {project.slug}: "
             + ", ".join(f"{key} {value}" for key, value in summary.items())

@@ -13,7 +13,6 @@ from labeling.assignment.records import RankingRecord, TaskRecord
 from labeling.checks import has_nul
 from labeling.intake import prompts
 from labeling.models import (
-    MAX_K,
     Demonstration,
     Project,
     Prompt,
@@ -23,7 +22,7 @@ from labeling.models import (
 )
 from labeling.outputs import options as export_options
 from labeling.vocabulary import SPLITS, DemonstrationStatus
-from training.models import Checkpoint, DatasetSnapshot, TrainingJob
+from training.models import Checkpoint, DatasetSnapshot, PretrainingCorpus, TrainingJob
 
 from . import permissions
 
@@ -177,10 +176,7 @@ class ResponseSerializer(serializers.ModelSerializer):
             "id", "prompt", "text", "origin", "model_name", "checkpoint", "metadata", "created_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at"]
-        validators = []
-
-    def validate_metadata(self, value):
-        return json_object(value)
+        validators = []  # the response service's rules (labeling/intake/responses.py)
 
 
 # Formats datetimes as every DRF DateTimeField of the API does (ISO 8601, "Z" for UTC).
@@ -250,11 +246,12 @@ class RankingTaskSerializer(serializers.Serializer):
 class TaskCreateSerializer(serializers.Serializer):
     project = ScopedSlugField(role="labeler")
     prompt = ScopedPrimaryKeyField(Prompt, "project", role="labeler")
+    # The K range, the overlap's bounds and the gold reference are the task service's rules
+    # (labeling/intake/ranking_tasks.py); here only the types are parsed.
     responses = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=2, max_length=MAX_K,
-        help_text="Response ids in the task's canonical order.",
-    )  # fmt: skip
-    overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
+        child=serializers.IntegerField(), help_text="Response ids in the task's canonical order."
+    )
+    overlap = serializers.IntegerField(required=False)
     is_gold = serializers.BooleanField(default=False)
     gold_ranks = serializers.ListField(
         child=serializers.IntegerField(), required=False, allow_null=True
@@ -414,6 +411,13 @@ def export_option_field(spec: export_options.OptionSpec) -> serializers.Field:
     if spec.type is float:
         low, high = spec.bounds or (None, None)
         return serializers.FloatField(min_value=low, max_value=high, **common)
+    if spec.type is int:
+        low, high = spec.bounds or (None, None)
+        return serializers.IntegerField(min_value=low, max_value=high, **common)
+    if spec.type == export_options.IDS:
+        return serializers.ListField(
+            child=serializers.IntegerField(min_value=1), allow_empty=False, **common
+        )
     return serializers.ChoiceField(choices=spec.choices, **common)
 
 
@@ -464,6 +468,10 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     snapshot_options = ExportOptionsSerializer(
         required=False, write_only=True, help_text="Export options when a snapshot is frozen."
     )
+    pretrain_corpus = ScopedPrimaryKeyField(
+        PretrainingCorpus, "project", role="reviewer", required=False, allow_null=True,
+        help_text="PPO-ptx: the pretraining corpus mixed in with weight config.ptx_coef (> 0).",
+    )  # fmt: skip
     metrics = serializers.SerializerMethodField(
         help_text="The metric series: one object a step, {step, name: value, ...}."
     )
@@ -474,13 +482,15 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingJob
         fields = [
-            "id", "project", "kind", "status", "config", "snapshot", "base_checkpoint",
-            "reward_checkpoint", "snapshot_options", "output_checkpoint", "progress",
-            "attempts", "resumed_from_step", "heartbeat_at", "metrics", "log_tail", "worker",
-            "error", "created_by", "created_at", "started_at", "finished_at",
+            "id", "project", "kind", "status", "config", "snapshot", "demonstrations_snapshot",
+            "base_checkpoint", "reward_checkpoint", "snapshot_options", "pretrain_corpus",
+            "output_checkpoint", "rerun_of", "progress", "attempts", "resumed_from_step",
+            "heartbeat_at", "metrics", "log_tail", "worker", "error", "created_by", "created_at",
+            "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = [
-            "id", "status", "output_checkpoint", "progress", "attempts", "resumed_from_step",
+            "id", "status", "demonstrations_snapshot", "output_checkpoint", "rerun_of",
+            "progress", "attempts", "resumed_from_step",
             "heartbeat_at", "log_tail", "worker", "error", "created_by", "created_at",
             "started_at", "finished_at",
         ]  # fmt: skip

@@ -69,6 +69,21 @@ class TrainingJobViewSet(
     def retry(self, request, pk=None):
         return self._move(lifecycle.retry, "retry jobs")
 
+    @extend_schema(
+        summary="A new job from this one's record: same kind, config, checkpoints and frozen "
+        "snapshots, so the same inputs (project admins)",
+        request=None,
+        responses={201: s.TrainingJobSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def rerun(self, request, pk=None):
+        from training import jobs
+
+        job = self.get_object()
+        permissions.require_role(request, job.project, "admin", "re-run jobs")
+        rerun = jobs.rerun_job(job, user=request.user)  # a JobError is a 400 naming its field
+        return ApiResponse(self.get_serializer(rerun).data, status=status.HTTP_201_CREATED)
+
     def _move(self, transition, action):
         job = self.get_object()
         permissions.require_role(self.request, job.project, "admin", action)
@@ -93,6 +108,7 @@ class TrainingJobViewSet(
                 reward=data.get("reward_checkpoint"),
                 snapshot=data.get("snapshot"),
                 snapshot_options=data.get("snapshot_options"),
+                corpus=data.get("pretrain_corpus"),
                 user=self.request.user,
             )
         except ExportError as exc:  # an option the kind does not take, under its body field
@@ -171,7 +187,7 @@ class ExportView(APIView):
     """Stream an export (reviewers and admins): JSONL row by row, never whole in memory."""
 
     @extend_schema(
-        summary="Download an export: comparisons, rankings or demonstrations",
+        summary="Download an export: comparisons, rankings, demonstrations or prompts",
         parameters=EXPORT_PARAMETERS,
         responses={
             (200, "application/jsonl"): OpenApiTypes.BINARY,

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from labeling import projects, roles
 from labeling.assignment import demonstrations
 from labeling.errors import ServiceError
-from labeling.intake import prompts, ranking_tasks
+from labeling.intake import prompts, ranking_tasks, responses
 from labeling.models import (
     Assignment,
     Demonstration,
@@ -219,6 +219,23 @@ class PromptAdmin(admin.ModelAdmin):
         return str(obj)
 
 
+class ResponseAdminForm(forms.ModelForm):
+    """The fields the response service lets change, checked by it."""
+
+    class Meta:
+        model = Response
+        fields = ["model_name", "metadata"]
+
+    def clean(self):
+        data = super().clean()
+        changes = {name: data[name] for name in self.changed_data if name in data}
+        try:
+            responses.check_details(**changes)
+        except ServiceError as exc:
+            self.add_error(exc.field if exc.field in self.fields else None, exc.message)
+        return data
+
+
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
     list_display = ["id", "prompt_id", "short_text", "origin", "model_name", "created_at"]
@@ -226,9 +243,14 @@ class ResponseAdmin(admin.ModelAdmin):
     search_fields = ["text", "model_name"]
     # the text is what labelers ranked (and its hash derives from it): never edited here
     readonly_fields = ["prompt", "text", "text_hash", "origin", "checkpoint_id", "created_at"]
+    form = ResponseAdminForm
 
     def has_add_permission(self, request):
         return False  # responses come in through the imports, the API and generation jobs
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        responses.update_response(Response.objects.get(pk=obj.pk), **changes)
 
     @admin.display(description="response")
     def short_text(self, obj):

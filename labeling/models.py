@@ -284,6 +284,11 @@ class RankingTask(models.Model):
     # in the transaction that changes them (assignment.py). Only a hint for picking
     # candidates fast: the slots are always re-counted under the task's row lock.
     n_held = models.IntegerField(default=0, db_default=0, editable=False)
+    # Why this prompt was put to labelers: the generate job's selection policy ("random",
+    # "rm_spread", "rm_disagreement") and the prompt's score under it (spread: smaller = the
+    # reward model less sure; disagreement: larger = its checkpoints disagree more).
+    selection_policy = models.CharField(max_length=32, blank=True, default="")
+    selection_score = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

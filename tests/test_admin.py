@@ -338,3 +338,18 @@ def test_prompt_metadata_is_checked_by_the_prompt_service(client, admin_user, po
     assert Prompt.objects.get(pk=prompt.pk).category == prompt.category
     assert client.post(url, data | {"metadata": '{"a": 1}'}).status_code == 302
     assert Prompt.objects.get(pk=prompt.pk).metadata == {"a": 1}
+
+
+def test_response_metadata_is_checked_by_the_response_service(client, admin_user, populated):
+    from labeling.models import Response
+
+    client.force_login(admin_user)
+    response_row = Response.objects.first()
+    url = reverse("admin:labeling_response_change", args=[response_row.pk])
+    data = {"model_name": "m", "metadata": "[1]"}
+    answer = client.post(url, data)
+    assert answer.status_code == 200 and "metadata" in _form_errors(answer)
+    assert Response.objects.get(pk=response_row.pk).metadata == response_row.metadata
+    assert client.post(url, data | {"metadata": '{"a": 1}'}).status_code == 302
+    saved = Response.objects.get(pk=response_row.pk)
+    assert (saved.model_name, saved.metadata, saved.text) == ("m", {"a": 1}, response_row.text)

@@ -112,6 +112,15 @@ def test_bulk_responses_and_duplicates(clients, world):
         "/api/v1/responses/", {"prompt": 999999, "text": "z"}, format="json"
     )
     assert foreign.status_code == 400 and "prompt" in foreign.json()
+    # the response service's rule on metadata, not a serializer's: a 400 naming the field
+    from labeling.models import Response
+
+    before = Response.objects.count()
+    bad = clients["admin"].post(
+        "/api/v1/responses/", {"prompt": prompt.pk, "text": "d", "metadata": [1]}, format="json"
+    )
+    assert bad.status_code == 400 and "metadata" in bad.json(), bad.json()
+    assert Response.objects.count() == before
 
 
 def test_response_checkpoint_is_an_id(clients, world):

@@ -146,6 +146,8 @@ def test_gold_is_hidden_from_labelers(clients, project, make_task, labeler):
     "change, field",
     [
         ({"responses": [1]}, "responses"),
+        ({"overlap": 0}, "overlap"),
+        ({"overlap": 101}, "overlap"),
         ({"responses": [999999, 999998, 999997, 999996]}, "responses"),
         ({"prompt": 999999}, "prompt"),
         ({"is_gold": True}, "ranks"),
@@ -162,5 +164,9 @@ def test_create_errors_name_the_field(clients, world, change, field):
         "responses": list(Response.objects.filter(prompt=prompt).values_list("pk", flat=True)),
         **change,
     }
+    from labeling.models import RankingTask
+
+    before = RankingTask.objects.count()
     response = clients["reviewer"].post(URL, body, format="json")
     assert response.status_code == 400 and field in response.json(), response.json()
+    assert RankingTask.objects.count() == before  # the service refused: nothing written

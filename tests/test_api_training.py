@@ -135,6 +135,7 @@ def test_snapshot_shows_its_resolved_options(clients, world, artifacts):
         "consensus": False,
         "min_agreement": 0.5,
         "include_gold": False,
+        "include_evaluation": False,
     }
 
 
@@ -151,3 +152,40 @@ def test_job_snapshot_options(clients, world, artifacts, settings):
         assert response.status_code == 400, response.json()
         assert field in response.json()["snapshot_options"], response.json()
     assert TrainingJob.objects.count() == 1
+
+
+def test_rerun_makes_a_job_with_the_same_record(clients, world, project, artifacts, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    body = {"project": "campaign", "kind": "rm", "config": {"lr": 1e-3}}
+    original = clients["admin"].post("/api/v1/jobs/", body, format="json").json()
+    assert original["demonstrations_snapshot"] is not None
+    url = f"/api/v1/jobs/{original['id']}/rerun/"
+    assert statuses(clients, "post", url) == expect([401, 403, 403, 403, 201])
+    rerun = TrainingJob.objects.exclude(pk=original["id"]).get()
+    response = clients["admin"].get(f"/api/v1/jobs/{rerun.pk}/").json()
+    assert response["rerun_of"] == original["id"] and response["status"] == "queued"
+    for field in ("kind", "config", "snapshot", "demonstrations_snapshot", "base_checkpoint"):
+        assert response[field] == original[field], field
+
+
+def test_ppo_ptx_through_the_api(clients, world, project, artifacts, settings, tmp_path):
+    from training.corpora import import_file
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    (tmp_path / "rm").mkdir()
+    rm = Checkpoint.objects.create(name="rm", kind="rm", path=str(tmp_path / "rm"))
+    (tmp_path / "corpus.txt").write_text("A pretraining text.\n")
+    corpus = import_file(project, tmp_path / "corpus.txt")
+    split = world["task"].prompt.split
+    body = {"project": "campaign", "kind": "ppo", "reward_checkpoint": rm.pk,
+            "config": {"ptx_coef": 27.8, "split": split}}  # fmt: skip
+    response = clients["admin"].post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 400
+    assert "needs a pretraining corpus" in response.json()["pretrain_corpus"][0]
+    response = clients["admin"].post(
+        "/api/v1/jobs/", body | {"pretrain_corpus": corpus.pk}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    job = TrainingJob.objects.get()
+    assert job.pretrain_corpus == corpus and job.snapshot.kind == "prompts"
+    assert response.json()["config"]["ptx_coef"] == 27.8

@@ -95,3 +95,16 @@ def test_empty_export_still_has_columns(project, tmp_path):
     )
     table = pq.read_table(tmp_path / "e.parquet")
     assert table.num_rows == 0 and "ranks" in table.column_names
+
+
+def test_evaluation_rankings_need_the_flag(project, make_task, labeler):
+    from labeling.models import RankingTask
+
+    evaluation = make_task(k=4, source=RankingTask.Source.EVALUATION)
+    rank(evaluation, labeler, [1, 2, 3, 4])
+    collected = make_task(k=4)
+    rank(collected, labeler, [2, 1, 3, 4])
+    default = parse_jsonl(export("export_rankings", project.slug))
+    assert [row["task_id"] for row in default] == [collected.pk]
+    flagged = parse_jsonl(export("export_rankings", project.slug, "--include-evaluation"))
+    assert sorted(row["task_id"] for row in flagged) == sorted([collected.pk, evaluation.pk])

@@ -7,7 +7,7 @@ from math import comb
 import pytest
 
 from labeling.assignment.rankings import ItemInput, record_ranking
-from labeling.models import Prompt
+from labeling.models import Prompt, RankingTask
 from labeling.outputs import exports
 
 from .api_world import fast_passwords  # noqa: F401
@@ -93,6 +93,24 @@ def test_gold_only_when_asked(project, make_task, labeler):
     rank(make_task(k=4), labeler, [1, 2, 3, 4])
     assert len(list(exports.export_rows("rankings", project))) == 1
     assert len(list(exports.export_rows("rankings", project, {"include_gold": True}))) == 2
+
+
+@pytest.mark.parametrize("array_query", [True, False], ids=["array", "portable"])
+def test_evaluation_rankings_only_when_asked(project, make_task, labeler, monkeypatch, array_query):
+    """Humans judging policies must not become reward-model training data by default."""
+    monkeypatch.setattr(exports, "USE_ARRAY_QUERY", array_query)
+    evaluation = make_task(k=4, source=RankingTask.Source.EVALUATION)
+    rank(evaluation, labeler, [1, 2, 3, 4])
+    labeling = make_task(k=4)
+    rank(labeling, labeler, [4, 3, 2, 1])
+    for kind in ("comparisons", "rankings"):
+        default = list(exports.export_rows(kind, project))
+        assert {row["task_id"] for row in default} == {labeling.pk}, kind
+        asked = list(exports.export_rows(kind, project, {"include_evaluation": True}))
+        assert {row["task_id"] for row in asked} == {labeling.pk, evaluation.pk}, kind
+    # consensus and agreement filtering read the same filtered rankings
+    consensus = list(exports.export_rows("rankings", project, {"consensus": True}))
+    assert [row["task_id"] for row in consensus] == [labeling.pk]
 
 
 def test_split_filter(project, make_task, labeler):

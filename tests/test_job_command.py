@@ -44,3 +44,25 @@ def test_cancel_then_retry(job):
     assert run("retry", str(job.pk)).strip() == f"job {job.pk} is retrying"
     with pytest.raises(CommandError, match="id: no job 999999"):
         run("show", "999999")
+
+
+def test_rerun(project, make_task, labeler, settings, tmp_path):
+    from training import jobs
+
+    from .training_world import fill_campaign
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.PREFLAB_ARTIFACTS_DIR = tmp_path / "artifacts"
+    fill_campaign(project, make_task, labeler, n=4, validation_every=4)
+    original = jobs.create_job(project, "generate", {"k": 2}, enqueue=False)
+    text = run("rerun", str(original.pk))
+    rerun = TrainingJob.objects.exclude(pk=original.pk).get()
+    assert text.strip() == f"job {rerun.pk} (generate) queued: a re-run of job {original.pk}"
+    assert (rerun.snapshot, rerun.config, rerun.rerun_of) == (
+        original.snapshot,
+        original.config,
+        original,
+    )
+    legacy = TrainingJob.objects.create(project=project, kind="sft")  # froze nothing
+    with pytest.raises(CommandError, match="snapshot: job .* froze no snapshot"):
+        run("rerun", str(legacy.pk))

@@ -323,3 +323,117 @@ def test_generate_job_runs_on_a_real_worker(project, make_task, tiny_path, tmp_p
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.training
+def test_generated_responses_record_sampling_and_identical_samples_merge(
+    project, make_task, base, tiny_path, artifacts
+):
+    """Greedy decoding gives K identical samples: one response per prompt, no task, and the
+    job says which prompts got too few distinct samples instead of dropping them silently."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    tasks = [make_task(k=4) for _ in range(3)]
+    Prompt.objects.update(split="train")
+    before = RankingTask.objects.count()
+    greedy = {"k": 4, "temperature": 0, "max_new_tokens": 5, "seed": 7}
+    job = jobs.run_job(jobs.create_job(project, "generate", greedy, base=base, enqueue=False).pk)
+    assert job.status == "succeeded", job.error
+    generated = Response.objects.filter(origin="checkpoint").order_by("prompt_id")
+    assert [r.prompt_id for r in generated] == [t.prompt_id for t in tasks]  # 4 samples → 1 each
+    for response in generated:
+        assert response.checkpoint_id == base.pk
+        assert response.metadata == {
+            "generation_job": job.pk,
+            "sampling": {"temperature": 0.0, "top_p": None, "top_k": None, "max_new_tokens": 5,
+                         "seed": 7, "model": str(tiny_path)},
+        }  # fmt: skip
+    assert RankingTask.objects.count() == before  # 1 distinct < k_min = 4: no task
+    final = job.metric_series()[-1]
+    assert final["generate/prompts_too_few_distinct"] == 3
+    assert final["generate/distinct_per_prompt"] == 1.0
+    ids = ", ".join(str(t.prompt_id) for t in tasks)
+    assert f"3 with fewer than k_min=4 distinct, no ranking task: prompt ids {ids}" in job.log_tail
+    out = StringIO()
+    call_command("job", "show", str(job.pk), stdout=out)
+    assert "generate/prompts_too_few_distinct=3" in out.getvalue()
+    assert f"prompt ids {ids}" in out.getvalue()
+
+    # sampled with the defaults (the tiny model's generation_config sets none): K distinct
+    # samples, a task per prompt, and the settings on every response
+    sampled = {"k": 4, "max_new_tokens": 6}
+    job = jobs.run_job(jobs.create_job(project, "generate", sampled, base=base, enqueue=False).pk)
+    assert job.status == "succeeded", job.error
+    mine = Response.objects.filter(metadata__generation_job=job.pk)
+    assert mine.count() == 12 and RankingTask.objects.count() == before + 3
+    assert {
+        (r.metadata["sampling"]["temperature"], r.metadata["sampling"]["top_p"]) for r in mine
+    } == {(0.7, 0.9)}
+    assert job.metric_series()[-1]["generate/prompts_too_few_distinct"] == 0
+
+
+def test_evaluation_rankings_stay_out_of_an_rm_jobs_snapshot(
+    campaign, base, artifacts, make_task, labeler
+):
+    """Human evaluations of policies are not reward-model training data unless asked for."""
+    from training.snapshots import snapshot_rows
+
+    from .exporting import rank
+
+    evaluation = make_task(k=4, source=RankingTask.Source.EVALUATION)
+    rank(evaluation, labeler, [1, 2, 3, 4])
+    job = jobs.create_job(campaign, "rm", {}, base=base, enqueue=False)
+    task_ids = {row["task_id"] for row in snapshot_rows(job.snapshot)}
+    assert len(task_ids) == 16 and evaluation.pk not in task_ids
+    assert job.snapshot.options["include_evaluation"] is False
+    asked = jobs.create_job(
+        campaign, "rm", {}, base=base, snapshot_options={"include_evaluation": True}, enqueue=False
+    )
+    assert evaluation.pk in {row["task_id"] for row in snapshot_rows(asked.snapshot)}
+    assert asked.snapshot.n_rows == job.snapshot.n_rows + 1
+
+
+def test_a_generate_job_puts_the_least_sure_prompts_to_labelers(
+    project, make_task, base, tiny_path, artifacts, tmp_path
+):
+    """Active selection through the platform: the job samples every prompt of its snapshot,
+    keeps those whose samples the reward model scores closest together, and each task
+    records the policy and its prompt's spread (which the responses' scores reproduce)."""
+    import torch
+
+    from training.engine.base_model import load_tokenizer
+    from training.engine.reward import load_reward_model, score_responses
+
+    for _ in range(5):
+        make_task(k=4)
+    Prompt.objects.update(split="train")
+    torch.manual_seed(0)
+    load_reward_model(tiny_path).save_pretrained(tmp_path / "rm")
+    load_tokenizer(tiny_path).save_pretrained(tmp_path / "rm")
+    rm = Checkpoint.objects.create(name="rm", kind="rm", path=str(tmp_path / "rm"))
+    config = {"k": 4, "max_new_tokens": 6, "selection": "rm_spread", "select": 2}
+    with pytest.raises(jobs.JobError, match="^reward_checkpoint: a generate job with selection"):
+        jobs.create_job(project, "generate", config, base=base, enqueue=False)
+    with pytest.raises(jobs.JobError, match="^second_reward_checkpoint: only rm_disagreement"):
+        jobs.create_job(
+            project, "generate", {**config, "second_reward_checkpoint": rm.pk},
+            base=base, reward=rm, enqueue=False,
+        )  # fmt: skip
+    before = set(RankingTask.objects.values_list("pk", flat=True))
+    job = jobs.create_job(project, "generate", config, base=base, reward=rm, enqueue=False)
+    job = jobs.run_job(job.pk)
+    assert job.status == "succeeded", job.error
+    chosen = RankingTask.objects.exclude(pk__in=before).prefetch_related("task_responses")
+    assert chosen.count() == 2
+    for task in chosen:
+        assert task.selection_policy == "rm_spread"
+        texts = [tr.response.text for tr in task.task_responses.select_related("response")]
+        scores = score_responses(rm.path, [task.prompt.text] * len(texts), texts)
+        assert task.selection_score == pytest.approx(max(scores) - min(scores), abs=1e-4)
+    # only the kept prompts' samples became responses, and no prompt is reported short
+    kept = {task.prompt_id for task in chosen}
+    generated = Response.objects.filter(metadata__generation_job=job.pk)
+    assert set(generated.values_list("prompt_id", flat=True)) == kept
+    assert job.metric_series()[-1]["generate/prompts_too_few_distinct"] == 0

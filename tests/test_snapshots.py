@@ -66,6 +66,7 @@ def test_manifest_options_are_the_kinds_own_resolved(artifacts, project, make_ta
         "consensus": False,
         "min_agreement": 1.0,
         "include_gold": False,
+        "include_evaluation": False,
     }
     demonstrations = create_snapshot(project, "demonstrations")
     assert demonstrations.options == {

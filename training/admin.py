@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from labeling import roles
 
 from . import lifecycle
-from .models import Checkpoint, DatasetSnapshot, TrainingJob
+from .models import Checkpoint, DatasetSnapshot, PretrainingCorpus, TrainingJob
 
 
 @admin.register(DatasetSnapshot)
@@ -14,6 +14,19 @@ class DatasetSnapshotAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False  # snapshots are immutable: jobs must reproduce byte for byte
+
+
+@admin.register(PretrainingCorpus)
+class PretrainingCorpusAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "name", "source", "n_rows", "created_at"]
+    list_filter = ["source", "project"]
+    search_fields = ["name", "origin", "content_hash"]
+
+    def has_add_permission(self, request):
+        return False  # imported (and checked row by row) by `manage.py import_corpus`
+
+    def has_change_permission(self, request, obj=None):
+        return False  # PPO-ptx jobs must read what was imported
 
 
 @admin.register(Checkpoint)

@@ -13,6 +13,7 @@ Validating a job imports no torch: the engine's config classes live in torch-fre
 import logging
 import os
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 
 from django.conf import settings
@@ -28,9 +29,15 @@ from .runner import JobStopped, execute, is_number
 
 log = logging.getLogger(__name__)
 
-KINDS = ("sft", "rm", "ppo", "generate")
-# The export frozen for a job's training data (PPO and generation read prompts).
-SNAPSHOT_KIND = {"sft": "demonstrations", "rm": "rankings"}
+KINDS = ("sft", "rm", "ppo", "generate", "evaluate")
+# The export frozen for a job's data when it is created: what it trains on, or (PPO and
+# generation) the prompts it samples from. A job reads only its snapshots, never the live
+# tables, so re-running it from its record reads the same inputs.
+SNAPSHOT_KIND = {"sft": "demonstrations", "rm": "rankings", "ppo": "prompts", "generate": "prompts"}
+# an evaluation answers prompts too (the validation split, as the pipelines ask for)
+SNAPSHOT_KIND["evaluate"] = "prompts"
+# The demonstrations an RM normalises its reward on (mean 0 on their completions).
+RM_DEMONSTRATIONS = {"split": "train"}
 OUTPUT_KIND = {"sft": "sft", "rm": "rm", "ppo": "policy"}
 # The checkpoint kinds each job kind may start from.
 BASE_KINDS = {
@@ -38,11 +45,32 @@ BASE_KINDS = {
     "rm": ("base", "sft"),
     "ppo": ("base", "sft", "policy"),
     "generate": ("base", "sft", "policy"),
+    # a policy is compared with the checkpoint it started from, so it must have one
+    "evaluate": ("sft", "policy"),
 }
 # Keys of a job's config that choose its data or how it runs, not the engine's settings.
-JOB_KEYS = {"split", "max_prompts", "prompt_ids", "create_tasks", "processes", "accelerate_config"}
+# (split, max_prompts, prompt_ids: the prompts frozen for PPO and generation, see
+# _prompt_snapshot_options)
+JOB_KEYS = {
+    "split", "max_prompts", "prompt_ids", "create_tasks", "processes", "accelerate_config",
+    "second_reward_checkpoint",
+}  # fmt: skip
 # Keys the platform fills from checkpoints and the job folder.
 MODEL_KEY = {"sft": "model", "rm": "model", "ppo": "policy", "generate": "model"}
+MODEL_KEY["evaluate"] = "policy"
+# The kinds judged by a reward model: PPO trains against it, an evaluation scores with it.
+REWARD_KINDS = {"ppo": "a PPO job", "evaluate": "an evaluate job"}
+# A generate job that chooses its prompts by a reward model's sureness (engine/selection.py).
+RM_SELECTIONS = ("rm_spread", "rm_disagreement")
+
+
+def _needs_reward(kind: str, config: dict) -> str | None:
+    """What needs a reward model, named for a refusal; None when the job takes none."""
+    if kind in REWARD_KINDS:
+        return REWARD_KINDS[kind]
+    if kind == "generate" and config.get("selection") in RM_SELECTIONS:
+        return f"a generate job with selection {config['selection']}"
+    return None
 
 
 class JobError(ServiceError):
@@ -105,8 +133,9 @@ def _check_run_options(kind: str, config: dict) -> None:
     processes = config.get("processes", 1)
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise JobError("processes", f"expected a whole number >= 1, got {processes!r}")
-    if processes > 1 and kind == "generate":
-        raise JobError("processes", "a generation job runs in one process")
+    if processes > 1 and kind in ("generate", "evaluate"):
+        what = "a generation job" if kind == "generate" else "an evaluation"
+        raise JobError("processes", f"{what} runs in one process")
     if processes > max_processes():
         raise JobError(
             "processes",
@@ -116,6 +145,25 @@ def _check_run_options(kind: str, config: dict) -> None:
     if accelerate_config is not None:
         if not isinstance(accelerate_config, str) or not Path(accelerate_config).is_file():
             raise JobError("accelerate_config", f"no file {accelerate_config!r} on this host")
+
+
+def _second_reward_model(kind: str, config: dict) -> None:
+    """rm_disagreement compares the job's reward model with a second one, named by its
+    checkpoint id in ``second_reward_checkpoint``; the engine gets its folder."""
+    config.pop("second_reward_model", None)  # the platform's to fill
+    pk = config.get("second_reward_checkpoint")
+    wanted = kind == "generate" and config.get("selection") == "rm_disagreement"
+    if not wanted:
+        if pk is not None:
+            raise JobError("second_reward_checkpoint", "only rm_disagreement selection takes it")
+        return
+    if isinstance(pk, bool) or not isinstance(pk, int):
+        raise JobError("second_reward_checkpoint", "rm_disagreement needs a checkpoint id")
+    second = Checkpoint.objects.filter(pk=pk).first()
+    if second is None:
+        raise JobError("second_reward_checkpoint", f"no checkpoint {pk}")
+    _check_checkpoint(second, "second_reward_checkpoint", ("rm",), "the second reward model")
+    config["second_reward_model"] = second.path
 
 
 def _check_checkpoint(checkpoint: Checkpoint, field: str, kinds, what: str) -> None:
@@ -139,10 +187,17 @@ def create_job(
     reward: Checkpoint | None = None,
     snapshot=None,
     snapshot_options: dict | None = None,
+    corpus=None,
+    demonstrations_snapshot=None,
     user=None,
     enqueue: bool = True,
+    rerun_of: TrainingJob | None = None,
 ) -> TrainingJob:
-    """Validate, freeze the training data, save the job and enqueue it after commit."""
+    """Validate, freeze the data, save the job and enqueue it after commit.
+
+    ``corpus``: PPO-ptx's pretraining corpus (config ``ptx_coef`` > 0). ``snapshot`` and
+    ``demonstrations_snapshot`` reuse frozen data instead of freezing it now (a re-run).
+    """
     from training import snapshots
 
     if kind not in KINDS:
@@ -153,29 +208,62 @@ def create_job(
     _check_run_options(kind, config)
     if base is not None:
         _check_checkpoint(base, "base_checkpoint", BASE_KINDS[kind], f"a {kind} job")
-    if kind == "ppo":
+    needs_reward = _needs_reward(kind, config)
+    if needs_reward:
         if reward is None:
-            raise JobError("reward_checkpoint", "a PPO job needs a reward-model checkpoint")
-        _check_checkpoint(reward, "reward_checkpoint", ("rm",), "a PPO job's reward model")
+            raise JobError("reward_checkpoint", f"{needs_reward} needs a reward-model checkpoint")
+        _check_checkpoint(reward, "reward_checkpoint", ("rm",), f"{needs_reward}'s reward model")
         config["reward_model"] = reward.path
     elif reward is not None:
-        raise JobError("reward_checkpoint", f"only PPO jobs take a reward model, not {kind}")
-    if snapshot is not None and snapshot.project_id != project.pk:
-        raise JobError("snapshot", "belongs to another project")
+        raise JobError(
+            "reward_checkpoint",
+            "only PPO, evaluate and actively selecting generate jobs take a reward model, "
+            f"not this {kind} job",
+        )
+    _second_reward_model(kind, config)
+    if kind == "evaluate":
+        _evaluation_parent(base, config)
+    _check_ptx(project, kind, config, corpus)
+    for field, frozen in (
+        ("snapshot", snapshot),
+        ("demonstrations_snapshot", demonstrations_snapshot),
+    ):
+        if frozen is not None and frozen.project_id != project.pk:
+            raise JobError(field, "belongs to another project")
+    if snapshot is not None and kind in SNAPSHOT_KIND and snapshot.kind != SNAPSHOT_KIND[kind]:
+        raise JobError(
+            "snapshot", f"a {kind} job reads a {SNAPSHOT_KIND[kind]} snapshot, not {snapshot.kind}"
+        )
+    if demonstrations_snapshot is not None and (
+        kind != "rm" or demonstrations_snapshot.kind != "demonstrations"
+    ):
+        raise JobError("demonstrations_snapshot", "only RM jobs take one, of demonstrations")
     with transaction.atomic():
         if snapshot is None and kind in SNAPSHOT_KIND:
+            if SNAPSHOT_KIND[kind] == "prompts":
+                snapshot_options = _prompt_snapshot_options(config, snapshot_options)
             snapshot = snapshots.create_snapshot(
                 project, SNAPSHOT_KIND[kind], snapshot_options, created_by=user
             )
             if snapshot.n_rows == 0:
+                if SNAPSHOT_KIND[kind] == "prompts":
+                    raise JobError("prompts", "the project has no prompts in that selection")
                 raise JobError("snapshot", f"the project has no {SNAPSHOT_KIND[kind]} to train on")
+        if kind == "rm" and demonstrations_snapshot is None:
+            # frozen even when empty: "no demonstrations" is then part of the record too
+            demonstrations_snapshot = snapshots.create_snapshot(
+                project, "demonstrations", RM_DEMONSTRATIONS, created_by=user
+            )
         job = TrainingJob.objects.create(
             project=project,
             kind=kind,
             config=config,
             snapshot=snapshot,
+            demonstrations_snapshot=demonstrations_snapshot,
+            pretrain_corpus=corpus,
             base_checkpoint=base or base_checkpoint(),
             created_by=user,
+            rerun_of=rerun_of,
         )
         engine_config(job)  # raises JobError naming the bad key: the row is rolled back
         job.resume_path = str(job_dir(job) / "model" / "state")
@@ -183,6 +271,86 @@ def create_job(
         if enqueue:
             transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
+
+
+def _evaluation_parent(base: Checkpoint | None, config: dict) -> None:
+    """An evaluate job compares its policy with the checkpoint the policy started from (its
+    ``parent``): recorded in the config as a folder, as PPO's reward model is."""
+    if base is None:
+        raise JobError("base_checkpoint", "an evaluate job needs the policy to evaluate")
+    if base.parent is None:
+        raise JobError("base_checkpoint", f"checkpoint {base.pk} has no parent to compare with")
+    _check_checkpoint(base.parent, "base_checkpoint", ("base", "sft", "policy"), "the baseline")
+    config["parent_model"] = base.parent.path
+
+
+def _prompt_snapshot_options(config: dict, given) -> dict:
+    """The prompts snapshot of a PPO or generation job: the job's ``split`` (default train),
+    ``max_prompts`` and ``prompt_ids``, under any export options given explicitly."""
+    if given is not None and not isinstance(given, Mapping):
+        return given  # a PromptExportOptions instance: exactly what to freeze
+    derived = {"limit": config.get("max_prompts"), "prompt_ids": config.get("prompt_ids")}
+    if not config.get("prompt_ids"):  # chosen ids are taken whatever their split
+        derived["split"] = config.get("split", "train")
+    given = {k: v for k, v in (given or {}).items() if v is not None}
+    return {k: v for k, v in derived.items() if v is not None} | given
+
+
+def _check_ptx(project, kind: str, config: dict, corpus) -> None:
+    """PPO-ptx: ``ptx_coef`` (γ) > 0 mixes the corpus's LM loss in. The platform's default
+    is 0 (off), unlike the engine's 27.8 (InstructGPT's γ), so a job that names no corpus
+    is plain PPO and its record says so."""
+    if kind != "ppo":
+        if corpus is not None:
+            raise JobError(
+                "pretrain_corpus", f"only PPO jobs take a pretraining corpus, not {kind}"
+            )
+        return
+    coef = config.setdefault("ptx_coef", 0.0)
+    if isinstance(coef, bool) or not isinstance(coef, int | float) or coef < 0:
+        raise JobError("ptx_coef", f"expected a number >= 0, got {coef!r}")
+    if coef > 0 and corpus is None:
+        raise JobError("pretrain_corpus", f"ptx_coef {coef:g} needs a pretraining corpus")
+    if coef == 0 and corpus is not None:
+        raise JobError("pretrain_corpus", "set ptx_coef > 0 to use a pretraining corpus")
+    if corpus is not None and corpus.project_id != project.pk:
+        raise JobError("pretrain_corpus", "belongs to another project")
+
+
+def rerun_job(job: TrainingJob, *, user=None, enqueue: bool = True) -> TrainingJob:
+    """A new job with the record of ``job``: its kind, config, checkpoints, frozen snapshots
+    and corpus. Nothing is read from the live tables, so it gets the inputs ``job`` got,
+    whatever was labeled since (its own state starts afresh: a new folder, step 0)."""
+    if job.kind not in KINDS:
+        raise JobError("kind", f"{job.kind} jobs cannot be re-run here")
+    if job.kind in SNAPSHOT_KIND and job.snapshot is None:
+        raise JobError("snapshot", f"job {job.pk} froze no snapshot (made before snapshots were)")
+    if job.kind == "rm" and job.demonstrations_snapshot is None:
+        raise JobError(
+            "demonstrations_snapshot",
+            f"job {job.pk} froze no demonstrations (made before they were frozen)",
+        )
+    config = dict(job.config)
+    reward = None
+    if _needs_reward(job.kind, config):
+        # the reward model is recorded as its folder; the checkpoint is found back by it
+        reward = Checkpoint.objects.filter(kind="rm", path=config.pop("reward_model", None))
+        reward = reward.order_by("id").first()
+        if reward is None:
+            raise JobError("reward_checkpoint", f"job {job.pk}'s reward model is gone")
+    return create_job(
+        job.project,
+        job.kind,
+        config,
+        base=job.base_checkpoint,
+        reward=reward,
+        snapshot=job.snapshot,
+        corpus=job.pretrain_corpus,
+        demonstrations_snapshot=job.demonstrations_snapshot,
+        user=user,
+        enqueue=enqueue,
+        rerun_of=job,
+    )
 
 
 def enqueue_job(job_id: int) -> None:
@@ -234,15 +402,24 @@ def _snapshot_split(job, split: str) -> list[dict]:
     return [row for row in snapshot_rows(job.snapshot) if row.get("split") == split]
 
 
+def _frozen_rows(snapshot, field: str) -> list[dict]:
+    from training.snapshots import snapshot_rows, verify_snapshot
+
+    # a snapshot is the job's record of its inputs: files changed or lost since would make
+    # a run (or a re-run) read something else, so they are refused
+    if not verify_snapshot(snapshot):
+        raise JobError(field, f"snapshot {snapshot.pk}'s files are missing or changed")
+    return list(snapshot_rows(snapshot))
+
+
 def _prompts(job) -> list[Prompt]:
-    query = Prompt.objects.filter(project=job.project).order_by("id")
-    if job.config.get("prompt_ids"):
-        query = query.filter(pk__in=job.config["prompt_ids"])
-    else:
-        query = query.filter(split=job.config.get("split", "train"))
-    if job.config.get("max_prompts"):
-        query = query[: int(job.config["max_prompts"])]
-    return list(query)
+    """The Prompt rows of the job's prompts snapshot, in its order."""
+    ids = [row["prompt_id"] for row in _frozen_rows(job.snapshot, "snapshot")]
+    prompts = Prompt.objects.in_bulk(ids)
+    missing = [pk for pk in ids if pk not in prompts]
+    if missing:
+        raise JobError("prompts", f"prompts deleted since the snapshot: {missing[:10]}")
+    return [prompts[pk] for pk in ids]
 
 
 def sft_inputs(job) -> dict:
@@ -253,12 +430,12 @@ def sft_inputs(job) -> dict:
 
 
 def reward_inputs(job) -> dict:
-    from labeling.outputs.exports import export_rows
-
     train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
     if not train:
         raise JobError("snapshot", "no rankings in the train split")
-    demonstrations = list(export_rows("demonstrations", job.project, {"split": "train"}))
+    demonstrations = []
+    if job.demonstrations_snapshot is not None:
+        demonstrations = _frozen_rows(job.demonstrations_snapshot, "demonstrations_snapshot")
     return {
         "train_rows": train,
         "eval_rows": validation or None,
@@ -267,13 +444,25 @@ def reward_inputs(job) -> dict:
 
 
 def prompt_inputs(job) -> dict:
-    prompts = [p.as_export() for p in _prompts(job)]
+    if job.snapshot is None:
+        raise JobError("snapshot", "the job froze no prompts (made before prompts snapshots)")
+    prompts = [row["prompt"] for row in _frozen_rows(job.snapshot, "snapshot")]
     if not prompts:
-        raise JobError("prompts", "the project has no prompts in that split")
+        raise JobError("prompts", "the job's prompts snapshot is empty")
     return {"prompts": prompts}
 
 
-INPUTS = {"sft": sft_inputs, "rm": reward_inputs, "ppo": prompt_inputs, "generate": prompt_inputs}
+def ppo_inputs(job) -> dict:
+    inputs = prompt_inputs(job)
+    if job.pretrain_corpus_id and job.config.get("ptx_coef", 0) > 0:
+        from training.corpora import corpus_texts
+
+        inputs["pretrain_texts"] = corpus_texts(job.pretrain_corpus)
+    return inputs
+
+
+INPUTS = {"sft": sft_inputs, "rm": reward_inputs, "ppo": ppo_inputs, "generate": prompt_inputs}
+INPUTS["evaluate"] = prompt_inputs
 
 
 # --- what each kind registers (inside the transaction that marks it succeeded) ---------------
@@ -291,31 +480,94 @@ def register_checkpoint(job, config, result) -> Checkpoint:
 
 
 def register_generated(job, config, rows) -> None:
-    """The sampled responses, and a ranking task per prompt with K of them."""
+    """The sampled responses, and a ranking task per prompt with K of them.
+
+    Identical samples of a prompt are one response (a prompt has each text once), so a
+    prompt may end with fewer distinct responses than K. Those with fewer than the project's
+    ``k_min`` get no task; how many, and which, is recorded (``_record_distinct``) rather
+    than dropped silently. Each response's ``metadata["sampling"]`` holds the settings it was
+    sampled with (temperature, top_p, top_k, max_new_tokens, seed, model).
+    """
     from labeling.intake.responses import get_or_create_response
 
     prompts = _prompts(job)
-    by_prompt: dict[int, list[Response]] = {p.pk: [] for p in prompts}
-    for prompt, index in zip(prompts, range(0, len(rows), config.k), strict=True):
-        for row in rows[index : index + config.k]:
-            response = get_or_create_response(
-                prompt,
-                row["response"] or "(empty response)",
-                model_name=row["model"],
-                origin=Response.Origin.CHECKPOINT,
-            )
-            if response.checkpoint_id is None and job.base_checkpoint_id:
-                response.checkpoint_id = job.base_checkpoint_id
-                response.save(update_fields=["checkpoint_id"])
-            if response not in by_prompt[prompt.pk]:
-                by_prompt[prompt.pk].append(response)
+    # rows name their prompt by its index in the job's list: active selection keeps only
+    # some prompts (and marks each row with the policy and the prompt's score)
+    by_prompt: dict[int, list[Response]] = {}
+    chosen: dict[int, dict] = {}
+    for i, row in enumerate(rows):
+        prompt = prompts[row.get("prompt_index", i // config.k)]
+        by_prompt.setdefault(prompt.pk, [])
+        chosen[prompt.pk] = row.get("selection") or {}
+        metadata = {"generation_job": job.pk}
+        if row.get("sampling"):
+            metadata["sampling"] = row["sampling"]
+        response = get_or_create_response(
+            prompt,
+            row["response"] or "(empty response)",
+            model_name=row["model"],
+            origin=Response.Origin.CHECKPOINT,
+            metadata=metadata,
+        )
+        if response.checkpoint_id is None and job.base_checkpoint_id:
+            response.checkpoint_id = job.base_checkpoint_id
+            response.save(update_fields=["checkpoint_id"])
+        if response not in by_prompt[prompt.pk]:
+            by_prompt[prompt.pk].append(response)
+    project = job.project
     if job.config.get("create_tasks", True):
-        project = job.project
         for prompt in prompts:
-            responses = by_prompt[prompt.pk]
+            responses = by_prompt.get(prompt.pk, [])
             if project.k_min <= len(responses) <= project.k_max:
-                create_ranking_task(project, prompt, responses)
+                selection = chosen[prompt.pk]
+                create_ranking_task(
+                    project,
+                    prompt,
+                    responses,
+                    selection_policy=selection.get("policy", ""),
+                    selection_score=selection.get("score"),
+                )
+    _record_distinct(job, project, config.k, {pk: len(found) for pk, found in by_prompt.items()})
     return None
+
+
+def _record_distinct(job, project, k: int, distinct: dict[int, int]) -> None:
+    """How many distinct responses the prompts got: ``generate/distinct_per_prompt`` (mean)
+    and ``generate/prompts_too_few_distinct`` (below ``k_min``, so no task) join the job's
+    final metrics, and the prompt ids left without a task are named in its log tail (shown
+    by ``manage.py job show`` and the API). Runs in the transaction that marks it succeeded."""
+    from .joblog import LogTail
+    from .models import JobMetric
+
+    too_few = sorted(pk for pk, n in distinct.items() if n < project.k_min)
+    values = {
+        "generate/distinct_per_prompt": sum(distinct.values()) / max(len(distinct), 1),
+        "generate/prompts_too_few_distinct": float(len(too_few)),
+    }
+    last = JobMetric.objects.filter(job_id=job.pk).order_by("-step").first()
+    if last is None:
+        JobMetric.objects.create(job_id=job.pk, step=0, values=values)
+    else:
+        last.values = {**last.values, **values}
+        last.save(update_fields=["values"])
+    line = (
+        f"generate: {len(distinct)} prompts, {values['generate/distinct_per_prompt']:.2f} "
+        f"distinct responses per prompt (k={k}); "
+    )
+    if too_few:
+        shown = ", ".join(str(pk) for pk in too_few[:200])
+        more = f" and {len(too_few) - 200} more" if len(too_few) > 200 else ""
+        line += (
+            f"{len(too_few)} with fewer than k_min={project.k_min} distinct, no ranking task: "
+            f"prompt ids {shown}{more}"
+        )
+        log.warning("job %s: %s", job.pk, line)
+    else:
+        line += f"every prompt has at least k_min={project.k_min} distinct"
+    stored = TrainingJob.objects.filter(pk=job.pk).values_list("log_tail", flat=True).first()
+    tail = LogTail(stored or "")
+    tail.add(line)
+    TrainingJob.objects.filter(pk=job.pk).update(log_tail=tail.text())
 
 
 OUTPUTS = {
@@ -323,6 +575,8 @@ OUTPUTS = {
     "rm": register_checkpoint,
     "ppo": register_checkpoint,
     "generate": register_generated,
+    # an evaluation registers nothing: its numbers are the job's metrics (the last step's row)
+    "evaluate": lambda job, config, result: None,
 }
 
 

@@ -72,6 +72,42 @@ class Checkpoint(models.Model):
         return f"{self.kind}:{self.name}"
 
 
+class PretrainingCorpus(models.Model):
+    """Texts for PPO-ptx's pretraining loss: an imported file or an offline Hugging Face
+    dataset, copied as content-hashed JSONL (one ``{"text": ...}`` a line) under
+    ``PREFLAB_ARTIFACTS_DIR/corpora/``, so a job reads exactly what was imported."""
+
+    class Source(models.TextChoices):
+        FILE = "file"
+        HF_DATASET = "hf_dataset", "Hugging Face dataset"
+
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.PROTECT, related_name="pretraining_corpora"
+    )
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=Source.choices)
+    origin = models.CharField(
+        max_length=500, help_text="The imported file, or the dataset's name or folder and split."
+    )
+    content_hash = models.CharField(max_length=64)
+    path = models.CharField(max_length=500, help_text="The content-hashed JSONL copy.")
+    n_rows = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "pretraining corpora"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="corpus_name_unique")
+        ]
+
+    def __str__(self):
+        return f"corpus {self.name} ({self.n_rows} texts)"
+
+
 class TrainingJob(models.Model):
     """One run of the engine. Its status only moves through ``training.lifecycle``, each move a
     conditional UPDATE from the state it expects (see that module for the graph)."""
@@ -81,6 +117,7 @@ class TrainingJob(models.Model):
         REWARD = "rm", "Reward model"
         PPO = "ppo"
         GENERATE = "generate"
+        EVALUATE = "evaluate", "Evaluate (a policy against its parent, judged by a reward model)"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -100,6 +137,18 @@ class TrainingJob(models.Model):
     config = models.JSONField(default=dict, blank=True)
     snapshot = models.ForeignKey(
         DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    # RM jobs: the demonstrations the reward is normalised on, frozen with the rankings
+    demonstrations_snapshot = models.ForeignKey(
+        DatasetSnapshot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # PPO-ptx: the texts of the pretraining loss (config ``ptx_coef`` > 0)
+    pretrain_corpus = models.ForeignKey(
+        PretrainingCorpus, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    # a job made by ``rerun_job``: the job whose record it repeats
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
     )
     base_checkpoint = models.ForeignKey(
         Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"

@@ -54,8 +54,10 @@ def create_snapshot(
     Raises ``labeling.outputs.options.ExportError`` for a bad option.
     """
     options = resolve_options(kind, project, options)
-    # the kind's options, all resolved: the manifest names exactly what the rows are
-    resolved = asdict(options)
+    # the kind's options, all resolved: the manifest names exactly what the rows are (as
+    # JSON values, so the row's options read the same before and after a reload: ids are
+    # a tuple in the dataclass, a list once stored)
+    resolved = json.loads(json.dumps(asdict(options)))
     manifest = _manifest_bytes(project, kind, resolved)
     root = snapshots_root()
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))

@@ -285,3 +285,107 @@ def simulate(project: Project, config: SimulationConfig) -> dict:
         "rankings": len(rankings),
         "skips": len(assignments) - len(rankings),
     }
+
+
+# --- simulated labelers for generated tasks (pipelines) ------------------------------------
+
+# The preference the pipeline's simulated labelers hold, stated where it is used (the
+# ``run_pipeline`` help) and learnable by a reward model: a response is better the more often
+# it says the marker word; equal counts tie; when every response says it equally often the
+# shorter one is preferred (a labeler must compare something). It is the rule of the engine's
+# synthetic data (``training/engine/synthetic.py``), which a tiny model learns in a few dozen
+# steps, so a pipeline's reward model can be checked for having learned it.
+PREFERENCE_MARKER = "great"
+PREFERENCE_RULE = (
+    f"prefers the response that uses the word '{PREFERENCE_MARKER}' more often "
+    "(equal counts tie; if all are equal, the shorter response wins)"
+)
+
+
+def marker_count(text: str) -> int:
+    words = [word.strip(".,;:!?\"'()").lower() for word in text.split()]
+    return words.count(PREFERENCE_MARKER)
+
+
+def _competition_ranks(keys: list) -> list[int]:
+    """1 = the largest key; equal keys share a rank (1, 2, 2, 4)."""
+    return [1 + sum(other > key for other in keys) for key in keys]
+
+
+def preference_ranks(
+    texts: list[str], *, allow_ties: bool = True, flip_prob: float = 0.0, rng=None
+):
+    """A simulated labeler's ranks of ``texts`` under PREFERENCE_RULE; with ``flip_prob`` two
+    neighbouring responses are swapped (a careless labeler), so noise can be dialled in."""
+    keys = [marker_count(text) for text in texts]
+    if len(set(keys)) < 2:
+        keys = [-len(text) for text in texts]
+    if not allow_ties or len(set(keys)) < 2:
+        # break the remaining ties by position: a strict order that keeps the rule's
+        keys = [(key, -i) for i, key in enumerate(keys)]
+    ranks = _competition_ranks(keys)
+    if flip_prob and rng is not None and rng.random() < flip_prob:
+        order = sorted(range(len(ranks)), key=lambda i: ranks[i])
+        a = int(rng.integers(0, len(order) - 1))
+        i, j = order[a], order[a + 1]
+        ranks[i], ranks[j] = ranks[j], ranks[i]
+    return ranks
+
+
+def rank_tasks(
+    project: Project,
+    tasks,
+    *,
+    labelers: int = 3,
+    prefix: str = "pipeline-sim",
+    flip_prob: float = 0.0,
+    seed: int = 0,
+) -> int:
+    """Simulated labelers fill the open slots of ``tasks`` with rankings under
+    PREFERENCE_RULE; returns how many rankings were written.
+
+    Each ranking goes the way a labeler's would: a submitted assignment holds the slot
+    (``n_held`` counted, so the queue never serves a full task to a person) and the ranking
+    is written by ``record_ranking``. Slots that people hold are left to them.
+    """
+    from labeling.assignment import sql
+    from labeling.assignment.rankings import ItemInput, record_ranking
+
+    users = _users(project, SimulationConfig(labelers=labelers, prefix=prefix))
+    rng = np.random.default_rng(seed)
+    written = 0
+    for task in tasks:
+        with transaction.atomic():
+            task = RankingTask.objects.select_for_update().get(pk=task.pk)
+            now = timezone.now()
+            _held, occupied = sql.count_slots(task.pk, now)
+            # a ranking written without an assignment (an import, a correction path) fills
+            # a slot of the task's overlap all the same
+            ranked = Ranking.objects.filter(task=task, is_current=True).count()
+            occupied = max(occupied, ranked)
+            taken = set(Assignment.objects.filter(task=task).values_list("labeler_id", flat=True))
+            free = [user for user in users if user.pk not in taken]
+            texts = [
+                tr.response.text
+                for tr in TaskResponse.objects.filter(task=task)
+                .select_related("response")
+                .order_by("position")
+            ]
+            for user in free[: max(task.overlap - occupied, 0)]:
+                ranks = preference_ranks(
+                    texts, allow_ties=project.allow_ties, flip_prob=flip_prob, rng=rng
+                )
+                assignment = Assignment.objects.create(
+                    task=task,
+                    labeler=user,
+                    status="submitted",
+                    leased_at=now,
+                    expires_at=now + timedelta(minutes=project.lease_minutes),
+                    finished_at=now,
+                )
+                sql.add_held(task.pk, 1)
+                record_ranking(
+                    task, user, [ItemInput(rank=r) for r in ranks], assignment=assignment
+                )
+                written += 1
+    return written

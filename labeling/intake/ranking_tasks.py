@@ -1,5 +1,6 @@
 """Building ranking tasks from a prompt's responses."""
 
+import math
 import random
 
 from django.db import transaction
@@ -7,6 +8,8 @@ from django.db import transaction
 from labeling.errors import ServiceError
 from labeling.models import MAX_K, MIN_K, Project, Prompt, RankingTask, Response, TaskResponse
 from labeling.projects import MAX_OVERLAP
+
+SELECTION_POLICY_CHARS = RankingTask._meta.get_field("selection_policy").max_length
 
 
 class TaskError(ServiceError):
@@ -32,6 +35,8 @@ def create_ranking_task(
     is_gold: bool = False,
     gold_ranks: list[int] | None = None,
     enforce_project_k: bool = True,
+    selection_policy: str = "",
+    selection_score: float | None = None,
 ) -> RankingTask:
     """One task over ``responses`` in the given (canonical) order.
 
@@ -52,6 +57,10 @@ def create_ranking_task(
         isinstance(overlap, bool) or not isinstance(overlap, int) or not 1 <= overlap <= MAX_OVERLAP
     ):
         raise TaskError("overlap", f"must be an integer from 1 to {MAX_OVERLAP}")
+    if not isinstance(selection_policy, str) or len(selection_policy) > SELECTION_POLICY_CHARS:
+        raise TaskError("selection_policy", f"at most {SELECTION_POLICY_CHARS} characters")
+    if selection_score is not None and not math.isfinite(selection_score):
+        raise TaskError("selection_score", "must be a finite number")
     if is_gold:
         from labeling.outputs.comparisons import validate_ranks
 
@@ -65,6 +74,8 @@ def create_ranking_task(
             source=source,
             is_gold=is_gold,
             gold_ranks=gold_ranks if is_gold else None,
+            selection_policy=selection_policy,
+            selection_score=selection_score,
         )
         TaskResponse.objects.bulk_create(
             TaskResponse(task=task, response=r, position=i) for i, r in enumerate(responses)

@@ -24,12 +24,34 @@ def check_response(text, *, origin, model_name, metadata=None) -> None:
         raise ResponseError("text", "must not contain NUL characters")
     if origin not in Response.Origin.values:
         raise ResponseError("origin", f"must be one of {', '.join(Response.Origin.values)}")
-    if not isinstance(model_name, str) or has_nul(model_name):
-        raise ResponseError("model_name", "must be text without NUL characters")
-    if len(model_name) > MODEL_NAME_MAX_CHARS:
-        raise ResponseError("model_name", f"at most {MODEL_NAME_MAX_CHARS} characters")
+    check_details(model_name=model_name, metadata=metadata)
+
+
+def check_details(**fields) -> None:
+    """The rules on what may change after a response is made: its model name and metadata
+    (its text is what labelers ranked)."""
+    if "model_name" in fields:
+        model_name = fields["model_name"]
+        if not isinstance(model_name, str) or has_nul(model_name):
+            raise ResponseError("model_name", "must be text without NUL characters")
+        if len(model_name) > MODEL_NAME_MAX_CHARS:
+            raise ResponseError("model_name", f"at most {MODEL_NAME_MAX_CHARS} characters")
+    metadata = fields.get("metadata")
     if metadata is not None and (not isinstance(metadata, dict) or has_nul(metadata)):
         raise ResponseError("metadata", "must be an object without NUL characters")
+
+
+def update_response(response: Response, **changes) -> Response:
+    """Change a response's model name or metadata (the admin's edit)."""
+    unknown = sorted(set(changes) - {"model_name", "metadata"})
+    if unknown:
+        raise ResponseError(unknown[0], "cannot change once the response is made")
+    check_details(**changes)
+    for name, value in changes.items():
+        setattr(response, name, value if name != "metadata" else value or {})
+    if changes:
+        response.save(update_fields=list(changes))
+    return response
 
 
 def add_response(
@@ -60,13 +82,29 @@ def add_response(
     )
 
 
-def get_or_create_response(prompt, text: str, *, model_name="", origin=Response.Origin.MODEL):
+def get_or_create_response(
+    prompt, text: str, *, model_name="", origin=Response.Origin.MODEL, metadata=None
+):
     """The prompt's response with this text, made when new: imports and generation meet the
-    same text again as the same response."""
-    check_response(text, origin=origin, model_name=model_name)
-    response, _ = Response.objects.get_or_create(
+    same text again as the same response.
+
+    ``metadata`` is stored on a new response; an existing one gets the keys it lacks (a text
+    generated again keeps what its first generation recorded)."""
+    check_response(text, origin=origin, model_name=model_name, metadata=metadata)
+    response, created = Response.objects.get_or_create(
         prompt=prompt,
         text_hash=dedup.text_hash(text),
-        defaults={"text": text, "model_name": model_name, "origin": origin},
+        defaults={
+            "text": text,
+            "model_name": model_name,
+            "origin": origin,
+            "metadata": metadata or {},
+        },
     )
+    missing = {
+        key: value for key, value in (metadata or {}).items() if key not in response.metadata
+    }
+    if not created and missing:
+        response.metadata = {**response.metadata, **missing}
+        response.save(update_fields=["metadata"])
     return response

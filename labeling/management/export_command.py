@@ -13,7 +13,13 @@ from django.core.management.base import BaseCommand, CommandError
 from labeling.models import Project
 from labeling.outputs.export_formats import FORMATS, jsonl_chunks
 from labeling.outputs.exports import export_rows, export_to_path, resolve_options
-from labeling.outputs.options import ExportError, ExportOptions, option_specs, parse_options
+from labeling.outputs.options import (
+    IDS,
+    ExportError,
+    ExportOptions,
+    option_specs,
+    parse_options,
+)
 
 
 def add_option_arguments(parser, kind: str) -> None:
@@ -33,7 +39,8 @@ def add_option_arguments(parser, kind: str) -> None:
                 help += f" (default: {spec.default})"
             parser.add_argument(
                 flag,
-                type=spec.type,
+                # a list of ids is given as "3,5,9" and split by parse_options
+                type=str if spec.type == IDS else spec.type,
                 choices=spec.choices or None,
                 default=spec.default,
                 help=help,

@@ -61,6 +61,15 @@ def schema(kind: str, *, conversational: bool, style: str = "prompt_completion")
                 ("split", pa.string()),
             ]
         )
+    if kind == "prompts":
+        return pa.schema(
+            [
+                ("prompt", text),
+                ("prompt_id", pa.int64()),
+                ("category", pa.string()),
+                ("split", pa.string()),
+            ]
+        )
     raise ValueError(f"kind: unknown export kind {kind!r}")
 
 

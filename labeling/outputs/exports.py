@@ -1,4 +1,5 @@
-"""Export rows: comparisons (pairs), rankings (grouped) and demonstrations, as generators.
+"""Export rows: comparisons (pairs), rankings (grouped), demonstrations and prompts, as
+generators.
 
 Nothing here materialises a whole export: rankings are read with one query through a
 server-side cursor (``connection.chunked_cursor()``, a named cursor on PostgreSQL) in
@@ -12,6 +13,7 @@ Column conventions (docs/architecture.md):
   pairs:          prompt, chosen, rejected, ranking_id, task_id, labeler, split
   grouped:        prompt, responses[], ranks[], ranking_id, task_id, labeler, split
   demonstrations: prompt, completion (or messages), demonstration_id, labeler, split
+  prompts:        prompt, prompt_id, category, split
 ``prompt`` is the text, or the message list for multi-turn prompts. A project with any
 multi-turn prompt in the selection is exported conversationally throughout (text prompts
 become one user turn, chosen/rejected/completion one assistant turn — TRL's
@@ -46,6 +48,7 @@ from labeling.outputs.comparisons import ordered_pairs
 from labeling.outputs.options import (
     DemonstrationExportOptions,
     ExportOptions,
+    PromptExportOptions,
     RankingExportOptions,
     parse_options,
 )
@@ -129,20 +132,24 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _filters(project_id, *, split, include_gold):
+def _filters(project_id, *, split, include_gold, include_evaluation):
     where, params = ["t.project_id = %s", "r.is_current"], [project_id]
     if not include_gold:
         where.append("NOT t.is_gold")
+    if not include_evaluation:
+        # rankings that evaluated policies are not training data (options.py)
+        where.append("t.source <> %s")
+        params.append(RankingTask.Source.EVALUATION.value)
     if split:
         where.append("p.split = %s")
         params.append(split)
     return " AND ".join(where), params
 
 
-def _ranking_query(project_id, *, split, include_gold, by_task):
+def _ranking_query(project_id, *, by_task, **filters):
     """Portable SQL: every item of every current ranking, in (ranking, position) order."""
     user = get_user_model()
-    where, params = _filters(project_id, split=split, include_gold=include_gold)
+    where, params = _filters(project_id, **filters)
     order = "r.task_id, r.id, tr.position" if by_task else "r.id, tr.position"
     sql = f"""
         SELECT r.id, r.task_id, u.{connection.ops.quote_name(user.USERNAME_FIELD)},
@@ -161,7 +168,7 @@ def _ranking_query(project_id, *, split, include_gold, by_task):
     return sql, params
 
 
-def _grouped_query(project_id, *, split, include_gold, by_task):
+def _grouped_query(project_id, *, by_task, **filters):
     """PostgreSQL: one row per ranking with its texts and ranks as arrays in position order.
 
     Sorting item rows that carry the texts made PostgreSQL spill a wide external sort to
@@ -169,7 +176,7 @@ def _grouped_query(project_id, *, split, include_gold, by_task):
     and each ranking's items come from index lookups in a LATERAL subquery.
     """
     user = get_user_model()
-    where, params = _filters(project_id, split=split, include_gold=include_gold)
+    where, params = _filters(project_id, **filters)
     order = "r.task_id, r.id" if by_task else "r.id"
     sql = f"""
         SELECT r.id, r.task_id, u.{connection.ops.quote_name(user.USERNAME_FIELD)},
@@ -229,10 +236,21 @@ class RankingGroup(NamedTuple):
 
 
 def ranking_groups(
-    project, *, split=None, include_gold=False, by_task=False, conversational
+    project,
+    *,
+    split=None,
+    include_gold=False,
+    include_evaluation=False,
+    by_task=False,
+    conversational,
 ) -> Iterator[RankingGroup]:
     """Every current ranking, one at a time, in ranking order (or task, then ranking)."""
-    query = dict(split=split, include_gold=include_gold, by_task=by_task)
+    query = dict(
+        split=split,
+        include_gold=include_gold,
+        include_evaluation=include_evaluation,
+        by_task=by_task,
+    )
     if connection.vendor == "postgresql" and USE_ARRAY_QUERY:
         sql, params = _grouped_query(project.pk, **query)
         # a row here is a whole ranking (up to 9 texts): fetch fewer at a time
@@ -273,6 +291,7 @@ def _task_groups(project, options: RankingExportOptions) -> Iterator[RankingGrou
         project,
         split=options.split,
         include_gold=options.include_gold,
+        include_evaluation=options.include_evaluation,
         by_task=consensus or min_agreement is not None,
         conversational=options.conversational,
     )
@@ -359,9 +378,33 @@ def demonstration_rows(project, options: DemonstrationExportOptions) -> Iterator
         yield row
 
 
+def prompt_rows(project, options: PromptExportOptions) -> Iterator[dict]:
+    """The prompts that generation and PPO sample from, in id order."""
+    prompts = Prompt.objects.filter(project=project)
+    if options.split:
+        prompts = prompts.filter(split=options.split)
+    if options.prompt_ids:
+        prompts = prompts.filter(pk__in=options.prompt_ids)
+    prompts = prompts.order_by("id")
+    if options.limit:
+        prompts = prompts[: options.limit]
+    fields = ("id", "text", "messages", "category", "split")
+    for prompt_id, text, messages, category, split_name in prompts.values_list(*fields).iterator(
+        chunk_size=FETCH_ROWS
+    ):
+        prompt = messages if messages else text
+        yield {
+            "prompt": _user_turn(prompt) if options.conversational else prompt,
+            "prompt_id": prompt_id,
+            "category": category,
+            "split": split_name,
+        }
+
+
 # Each takes resolved options (``resolve_options``); callers go through ``export_rows``.
 ROW_GENERATORS = {
     "comparisons": comparison_rows,
     "rankings": grouped_rows,
     "demonstrations": demonstration_rows,
+    "prompts": prompt_rows,
 }

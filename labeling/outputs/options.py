@@ -1,8 +1,8 @@
 """Export options, each declared once: its default, type, allowed values and help text.
 
 ``ExportOptions`` holds what every export takes; ``RankingExportOptions`` (comparisons and
-rankings) and ``DemonstrationExportOptions`` add their own. Every way of giving options is
-derived from these classes, so a new option is one field here:
+rankings), ``DemonstrationExportOptions`` and ``PromptExportOptions`` add their own. Every
+way of giving options is derived from these classes, so a new option is one field here:
 
 - ``parse_options``: a mapping (a JSON body, command-line values) checked against the
   kind's class, defaults filled in; ``ExportError`` names the bad option;
@@ -25,7 +25,7 @@ from functools import cache
 from labeling.errors import ServiceError
 from labeling.vocabulary import SPLITS, DemonstrationStatus
 
-KINDS = ("comparisons", "rankings", "demonstrations")
+KINDS = ("comparisons", "rankings", "demonstrations", "prompts")
 DEMONSTRATION_STATUSES = (*DemonstrationStatus.values, "all")
 DEMONSTRATION_STYLES = ("prompt_completion", "messages")
 
@@ -64,6 +64,12 @@ class RankingExportOptions(ExportOptions):
         bounds=(0.0, 1.0),
     )
     include_gold: bool = option(False, "include rankings of gold tasks")
+    # Evaluation tasks are humans judging policies side by side: training a reward model on
+    # them would let the policy's own outputs grade the next policy, so they stay out of
+    # training data (and of every snapshot) unless asked for.
+    include_evaluation: bool = option(
+        False, "include rankings of evaluation tasks (human evaluation of policies)"
+    )
 
 
 @dataclass(frozen=True)
@@ -80,10 +86,23 @@ class DemonstrationExportOptions(ExportOptions):
     )
 
 
+@dataclass(frozen=True)
+class PromptExportOptions(ExportOptions):
+    """Prompts: what generation and PPO jobs sample from, frozen as a prompts snapshot."""
+
+    prompt_ids: tuple[int, ...] | None = option(
+        None, "only these prompt ids (default: every prompt of the selection)"
+    )
+    limit: int | None = option(
+        None, "at most this many prompts, the first by id (default: all)", bounds=(1, 2**31 - 1)
+    )
+
+
 OPTIONS_CLASS: dict[str, type[ExportOptions]] = {
     "comparisons": RankingExportOptions,
     "rankings": RankingExportOptions,
     "demonstrations": DemonstrationExportOptions,
+    "prompts": PromptExportOptions,
 }
 
 
@@ -92,12 +111,17 @@ class OptionSpec:
     """One option as the derived interfaces (API fields, command flags, parsing) read it."""
 
     name: str
-    type: type  # bool, float or str
+    type: type  # bool, float, int, str or IDS (a list of ids)
     nullable: bool  # None is a value: "not given" (split) or "decide from the data"
     default: object
     help: str
     choices: tuple[str, ...]
     bounds: tuple[float, float] | None
+
+
+# The type of an option that is a list of row ids (given as a list, or "3,5,9" on a command
+# line); kept sorted and unique, so the same selection always resolves (and hashes) alike.
+IDS = tuple[int, ...]
 
 
 def _spec(dataclass_field) -> OptionSpec:
@@ -152,6 +176,25 @@ def _checked(spec: OptionSpec, value):
     if spec.type is bool:
         if not isinstance(value, bool):
             raise ExportError(spec.name, "must be true or false")
+        return value
+    if spec.type == IDS:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple) or not value:
+            raise ExportError(spec.name, "must be a non-empty list of ids")
+        ids = set()
+        for item in value:
+            if isinstance(item, str) and item.strip().isdigit():
+                item = int(item)
+            if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+                raise ExportError(spec.name, f"{item!r} is not an id (a whole number >= 1)")
+            ids.add(item)
+        return tuple(sorted(ids))
+    if spec.type is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ExportError(spec.name, "must be a whole number")
+        if spec.bounds is not None and not spec.bounds[0] <= value <= spec.bounds[1]:
+            raise ExportError(spec.name, f"must lie in {spec.bounds[0]:g}..{spec.bounds[1]:g}")
         return value
     if spec.type is float:
         if isinstance(value, bool) or not isinstance(value, int | float):

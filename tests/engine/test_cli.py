@@ -21,6 +21,7 @@ ENTRY_POINTS = {
     "reward": "RewardConfig",
     "ppo": "PPOConfig",
     "generate": "GenerateConfig",
+    "evaluate": "EvaluateConfig",
     "launch": "LaunchConfig",
     "tiny": "TinyConfig",
     "base_model": "BaseModelConfig",

@@ -1,10 +1,17 @@
 import json
+import shutil
 
 import pytest
 import torch
 
 from training.engine.base_model import load_causal_lm, load_tokenizer
-from training.engine.generate import GenerateConfig, generate_responses, main
+from training.engine.generate import (
+    GenerateConfig,
+    generate_responses,
+    main,
+    model_sampling_defaults,
+)
+from training.engine.generate_config import resolve_sampling
 
 from .helpers import Killed, Recorder
 
@@ -116,7 +123,8 @@ def test_resume_skips_saved_batches_and_returns_every_row(tiny_model_path, tmp_p
         generate_responses(config, PROMPTS, callback=first)
     assert json.loads((state / "state.json").read_text())["batches"] == 2
     saved = [json.loads(line) for line in (state / "rows.jsonl").read_text().splitlines()]
-    assert saved == straight[:8]  # 2 batches x 2 prompts x k = 2
+    # 2 batches x 2 prompts x k = 2, as sampled (the selection mark is added at the end)
+    assert saved == [{k: v for k, v in r.items() if k != "selection"} for r in straight[:8]]
     with open(state / "rows.jsonl", "a") as f:
         f.write('{"prompt": "Tell me about thi')  # a later save, cut off mid-row
 
@@ -147,3 +155,89 @@ def test_poll_cancels_between_batches(tiny_model_path, tmp_path):
     with pytest.raises(Killed):
         generate_responses(gen_config(tiny_model_path, tmp_path), PROMPTS, callback=recorder)
     assert recorder.steps == [1, 2]
+
+
+# --- sampling defaults: the model's generation_config, else temperature 0.7 / top_p 0.9 ------
+
+
+def with_generation_config(tiny_model_path, folder, **settings):
+    """A copy of the tiny model whose generation_config.json also sets `settings`."""
+    shutil.copytree(tiny_model_path, folder)
+    path = folder / "generation_config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | settings))
+    return folder
+
+
+def responses(rows):
+    return [r["response"] for r in rows]
+
+
+def test_unset_sampling_comes_from_the_models_generation_config(tiny_model_path, tmp_path):
+    model = with_generation_config(
+        tiny_model_path, tmp_path / "m", do_sample=True, temperature=0.3, top_p=0.8, top_k=20
+    )
+    prompts = ["Write a haiku.", "Say hi."]
+    rows = generate_responses(GenerateConfig(model=str(model), k=3, max_new_tokens=6), prompts)
+    expected = {"temperature": 0.3, "top_p": 0.8, "top_k": 20}
+    assert {json.dumps(r["sampling"], sort_keys=True) for r in rows} == {
+        json.dumps(expected | {"max_new_tokens": 6, "seed": 0, "model": str(model)}, sort_keys=True)
+    }
+    # the recorded settings are the ones sampled with: the same weights given them explicitly
+    # sample the same texts
+    explicit = GenerateConfig(model=str(tiny_model_path), k=3, max_new_tokens=6, **expected)
+    assert responses(generate_responses(explicit, prompts)) == responses(rows)
+    # an explicit value wins over the model's; the others still come from the model
+    hot = generate_responses(
+        GenerateConfig(model=str(model), k=3, max_new_tokens=6, temperature=1.5), prompts
+    )
+    assert hot[0]["sampling"] == rows[0]["sampling"] | {"temperature": 1.5}
+
+
+def test_without_model_settings_temperature_07_top_p_09(tiny_model_path, tmp_path):
+    # the tiny model's generation_config holds token ids only, as the demo model's does
+    assert model_sampling_defaults(tiny_model_path, None) == {}
+    prompts = ["Write a haiku.", MULTI_TURN]
+    config = GenerateConfig(model=str(tiny_model_path), k=3, seed=2, max_new_tokens=8)
+    rows = generate_responses(config, prompts)
+    assert rows[0]["sampling"] == {"temperature": 0.7, "top_p": 0.9, "top_k": None,
+                                   "max_new_tokens": 8, "seed": 2,
+                                   "model": str(tiny_model_path)}  # fmt: skip
+    fallback = {"temperature": 0.7, "top_p": 0.9, "top_k": 0}
+    explicit = GenerateConfig(model=str(tiny_model_path), k=3, seed=2, max_new_tokens=8, **fallback)
+    assert responses(generate_responses(explicit, prompts)) == responses(rows)
+    # not transformers' own defaults (temperature 1, top_k 50): those sample other texts
+    transformers_defaults = GenerateConfig(
+        model=str(tiny_model_path),
+        k=3,
+        seed=2,
+        max_new_tokens=8,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=50,
+    )
+    assert responses(generate_responses(transformers_defaults, prompts)) != responses(rows)
+    # a generation_config that does not sample recommends nothing
+    greedy = with_generation_config(tiny_model_path, tmp_path / "g", do_sample=False, top_k=5)
+    assert model_sampling_defaults(greedy, None) == {}
+
+
+def test_resolve_sampling_order_and_greedy():
+    model = {"temperature": 0.6, "top_k": 40}
+    assert resolve_sampling(GenerateConfig(), model) == {
+        "temperature": 0.6, "top_p": 0.9, "top_k": 40
+    }  # fmt: skip
+    assert resolve_sampling(GenerateConfig(top_p=0.5, top_k=0), model) == {
+        "temperature": 0.6, "top_p": 0.5, "top_k": None
+    }  # fmt: skip
+    # greedy: nothing is truncated, so top_p and top_k are not recorded as if they were
+    assert resolve_sampling(GenerateConfig(temperature=0), model) == {
+        "temperature": 0.0, "top_p": None, "top_k": None
+    }  # fmt: skip
+
+
+def test_identical_samples_are_counted(tiny_model_path):
+    recorder = Recorder()
+    config = GenerateConfig(model=str(tiny_model_path), k=3, temperature=0, max_new_tokens=4)
+    rows = generate_responses(config, ["Hi", "Bye"], callback=recorder)
+    assert len(rows) == 6 and len(set(responses(rows[:3]))) == 1
+    assert recorder.metrics[-1]["generate/distinct_per_prompt"] == 1.0

@@ -3,8 +3,11 @@
     python -m training.engine.generate --model var/artifacts/sft --prompts_file prompts.jsonl \
         --out_file responses.jsonl --k 4 [--output_dir var/artifacts/gen-1]
 
-Output rows are `{"prompt", "response", "model"}` (what `manage.py import_responses` reads); the
-prompt is echoed exactly as given (text or a list of messages), so rows join back to their prompt.
+Output rows are `{"prompt", "response", "model", "sampling"}` (what `manage.py import_responses`
+reads); the prompt is echoed exactly as given (text or a list of messages), so rows join back to
+their prompt. `sampling` is what the row was sampled with: temperature, top_p, top_k (None: no
+top-k), max_new_tokens, seed and model. Unset sampling settings come from the model's own
+generation_config, else temperature 0.7 and top_p 0.9 (`generate_config.resolve_sampling`).
 
 Each batch's samples depend only on (seed, batch index), so a run that resumes produces what an
 uninterrupted one would. With an `output_dir`, finished batches are kept in
@@ -30,11 +33,17 @@ from typing import Any
 
 import torch
 
-from training.engine import progress
-from training.engine.base_model import load_causal_lm, load_tokenizer
+from training.engine import progress, selection
+from training.engine.base_model import load_causal_lm, load_tokenizer, resolve_model
 from training.engine.config import parse_cli
 from training.engine.data import encode_prompt, prompt_to_messages, read_rows, stop_token_ids
-from training.engine.generate_config import GenerateConfig
+from training.engine.generate_config import (
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TOP_P,
+    SAMPLING_KEYS,
+    GenerateConfig,
+    resolve_sampling,
+)
 
 Callback = Any  # callback(step: int, total_steps: int, metrics: dict[str, float]); see progress.py
 
@@ -45,8 +54,9 @@ def sample_responses(
     prompts: list[str | list[dict]],
     *,
     k: int = 1,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
+    temperature: float = DEFAULT_TEMPERATURE,
+    top_p: float | None = DEFAULT_TOP_P,
+    top_k: int | None = None,
     max_new_tokens: int = 256,
     batch_size: int = 8,
     callback: Callback | None = None,
@@ -54,7 +64,9 @@ def sample_responses(
 ) -> list[list[str]]:
     """K decoded responses for each prompt, from an already loaded model (SFT's best-epoch
     selection calls this on the model being trained). `poll()` runs before each batch, so the
-    caller can cancel between batches; `callback(batch, total, {})` after each."""
+    caller can cancel between batches; `callback(batch, total, {})` after each. The sampling
+    settings are used as given (None top_p / top_k: no truncation), never the model's
+    generation_config: `generate_responses` resolves those first."""
     was_training = model.training
     model.eval()
     side = tokenizer.padding_side
@@ -78,8 +90,10 @@ def sample_responses(
                     **enc,
                     do_sample=sampling,
                     temperature=temperature if sampling else None,
-                    top_p=top_p if sampling else None,
-                    top_k=0 if sampling else None,  # only top_p truncates, not the config's top_k
+                    # explicit "no truncation" values: None would let generate() fall back to
+                    # the model's generation_config (top_k 50 when it sets none)
+                    top_p=(top_p or 1.0) if sampling else None,
+                    top_k=(top_k or 0) if sampling else None,
                     max_new_tokens=max_new_tokens,
                     num_return_sequences=k if sampling else 1,
                     pad_token_id=tokenizer.pad_token_id,
@@ -101,6 +115,27 @@ def sample_responses(
     return out
 
 
+def model_sampling_defaults(model_path, model) -> dict[str, Any]:
+    """The sampling settings (temperature, top_p, top_k) the model's generation_config sets.
+
+    Only values the model's authors wrote count: for a folder, the keys present in its
+    generation_config.json; for a hub id, what differs from transformers' defaults. A model
+    whose generation_config says do_sample=false recommends no sampling settings (generate()
+    would ignore them), so it gets none from here: a generation job samples K responses anyway,
+    and only an explicit temperature 0 makes it greedy.
+    """
+    path = Path(resolve_model(model_path))
+    file = path / "generation_config.json"
+    if path.is_dir():
+        settings = json.loads(file.read_text()) if file.is_file() else {}
+    else:
+        generation_config = getattr(model, "generation_config", None)
+        settings = generation_config.to_diff_dict() if generation_config is not None else {}
+    if settings.get("do_sample") is False:
+        return {}
+    return {name: settings[name] for name in SAMPLING_KEYS if settings.get(name) is not None}
+
+
 # ---------------------------------------------------------------------------------------------
 # resumable state
 
@@ -108,7 +143,7 @@ def sample_responses(
 def fingerprint(config: GenerateConfig, prompts: list) -> str:
     """What the saved rows depend on: a rerun with other prompts or sampling settings must not
     pick up rows sampled for the old ones."""
-    fields = ("model", "model_name", "k", "temperature", "top_p", "max_new_tokens", "batch_size")
+    fields = ("model", "model_name", "k", *SAMPLING_KEYS, "max_new_tokens", "batch_size")
     fields += ("seed", "dtype")
     data = {name: getattr(config, name) for name in fields} | {"prompts": prompts}
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -167,6 +202,23 @@ def generate_responses(
     tokenizer = load_tokenizer(config.model)
     model = load_causal_lm(config.model, dtype=dtype).to(device)
     name = config.model_name or str(config.model)
+    settings = resolve_sampling(config, model_sampling_defaults(config.model, model))
+    # recorded on every row (and, through the platform, on every Response): what the text was
+    # sampled with, so a reader can tell a model's quality from its sampling settings
+    sampling = {
+        **settings,
+        "max_new_tokens": config.max_new_tokens,
+        "seed": config.seed,
+        "model": str(config.model),
+    }
+    print(f"sampling: {json.dumps(sampling)}", flush=True)
+    # a random choice needs no samples: take it before sampling (the RM policies sample the
+    # whole pool, then judge it in `select_prompts`)
+    pool = list(range(len(prompts)))
+    if config.selection == "random" and config.select:
+        picked = selection.choose("random", config.select, n_prompts=len(prompts), seed=config.seed)
+        pool = sorted(i for i, _ in picked)
+        prompts = [prompts[i] for i in pool]
     size = config.batch_size
     total = (len(prompts) + size - 1) // size
 
@@ -193,15 +245,25 @@ def generate_responses(
             tokenizer,
             batch_prompts,
             k=config.k,
-            temperature=config.temperature,
-            top_p=config.top_p,
+            temperature=settings["temperature"],
+            top_p=settings["top_p"],
+            top_k=settings["top_k"],
             max_new_tokens=config.max_new_tokens,
             batch_size=size,
         )
-        for prompt, texts in zip(batch_prompts, responses, strict=True):
+        for offset, (prompt, texts) in enumerate(zip(batch_prompts, responses, strict=True)):
+            index = pool[batch * size + offset]  # the prompt's position in the job's list
             for text in texts:
                 n_tokens += len(tokenizer(text, add_special_tokens=False).input_ids)
-                pending.append({"prompt": prompt, "response": text, "model": name})
+                pending.append(
+                    {
+                        "prompt": prompt,
+                        "prompt_index": index,
+                        "response": text,
+                        "model": name,
+                        "sampling": sampling,
+                    }
+                )
         done = batch + 1
         # reported before the save, as the trainers do (progress.py)
         if callback is not None:
@@ -215,11 +277,54 @@ def generate_responses(
             schedule.saved()
     rows += pending
     elapsed = time.perf_counter() - started
+    del model  # the reward models below need the memory
+    rows = select_prompts(config, rows, callback)
     if callback is not None:
-        callback(total, total, {"generate/tokens_per_second": n_tokens / max(elapsed, 1e-9)})
+        # identical samples (greedy, a peaked model, short caps) leave a prompt fewer than K
+        # different responses to rank: said here, not found out from missing tasks
+        k = config.k
+        distinct = [len({r["response"] for r in rows[i : i + k]}) for i in range(0, len(rows), k)]
+        metrics = {
+            "generate/tokens_per_second": n_tokens / max(elapsed, 1e-9),
+            "generate/distinct_per_prompt": sum(distinct) / max(len(distinct), 1),
+        }
+        callback(total, total, metrics)
     if state_dir is not None:
         shutil.rmtree(state_dir, ignore_errors=True)
     return rows
+
+
+def select_prompts(config: GenerateConfig, rows: list[dict], callback=None) -> list[dict]:
+    """The rows of the prompts that active selection keeps, each marked with the policy and
+    the prompt's score; with a random (or no) choice, every row, marked unscored."""
+    if config.selection == "random":
+        return [{**row, "selection": {"policy": "random", "score": None}} for row in rows]
+    from training.engine.reward import score_responses
+
+    poll = getattr(callback, "poll", None)
+    prompts = [row["prompt"] for row in rows]
+    texts = [row["response"] for row in rows]
+    by_prompt: dict[int, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_prompt.setdefault(row["prompt_index"], []).append(i)
+    order = list(by_prompt)
+
+    def per_prompt(model_path) -> list[list[float]]:
+        scores = score_responses(model_path, prompts, texts, poll=poll)
+        return [[scores[i] for i in by_prompt[p]] for p in order]
+
+    first = per_prompt(config.reward_model)
+    second = (
+        per_prompt(config.second_reward_model) if config.selection == "rm_disagreement" else None
+    )
+    n = config.select or len(order)
+    chosen = {order[i]: score for i, score in selection.choose(config.selection, n, first, second)}
+    print(f"selection: {config.selection} kept {len(chosen)} of {len(order)} prompts", flush=True)
+    return [
+        {**row, "selection": {"policy": config.selection, "score": chosen[row["prompt_index"]]}}
+        for row in rows
+        if row["prompt_index"] in chosen
+    ]
 
 
 def _prompt_of(row: Any) -> str | list[dict]:

@@ -15,12 +15,14 @@ CONFIGS = {
     "rm": "training.engine.reward_config:RewardConfig",
     "ppo": "training.engine.ppo_config:PPOConfig",
     "generate": "training.engine.generate_config:GenerateConfig",
+    "evaluate": "training.engine.evaluate_config:EvaluateConfig",
 }
 ENTRIES = {
     "sft": "training.engine.sft:train_sft",
     "rm": "training.engine.reward:train_reward",
     "ppo": "training.engine.ppo:train_ppo",
     "generate": "training.engine.generate:generate_responses",
+    "evaluate": "training.engine.evaluate:evaluate_policy",
 }
 
 

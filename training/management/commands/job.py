@@ -7,10 +7,13 @@ from training.models import TrainingJob
 
 
 class Command(BaseCommand):
-    help = "Show, cancel or retry a training job (a retried job resumes from its saved state)."
+    help = (
+        "Show, cancel, retry or re-run a training job (a retried job resumes from its saved "
+        "state; a re-run is a new job with the same kind, config, checkpoints and snapshots)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("action", choices=["show", "cancel", "retry"])
+        parser.add_argument("action", choices=["show", "cancel", "retry", "rerun"])
         parser.add_argument("id", type=int, help="the job's id")
         parser.add_argument("--json", action="store_true", help="show: print the job as JSON")
 
@@ -18,6 +21,15 @@ class Command(BaseCommand):
         job = TrainingJob.objects.filter(pk=options["id"]).first()
         if job is None:
             raise CommandError(f"id: no job {options['id']}")
+        if options["action"] == "rerun":
+            from training.jobs import JobError, rerun_job
+
+            try:
+                rerun = rerun_job(job)
+            except JobError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"job {rerun.pk} ({rerun.kind}) queued: a re-run of job {job.pk}")
+            return
         if options["action"] != "show":
             transition = lifecycle.cancel if options["action"] == "cancel" else lifecycle.retry
             try:
@@ -46,6 +58,7 @@ def describe(job) -> str:
         f"  heartbeat         {job.heartbeat_at or '-'}",
         f"  base checkpoint   {job.base_checkpoint_id or '-'}",
         f"  output checkpoint {job.output_checkpoint_id or '-'}",
+        f"  snapshot          {job.snapshot_id or '-'}",
         f"  config            {json.dumps(job.config)}",
     ]
     if series:

@@ -1,4 +1,4 @@
-"""manage.py snapshot comparisons|rankings|demonstrations --project SLUG [export options]."""
+"""manage.py snapshot comparisons|rankings|demonstrations|prompts --project SLUG [options]."""
 
 from django.core.management.base import BaseCommand
 

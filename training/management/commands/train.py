@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from training.management.job_command import (
     add_job_arguments,
@@ -7,6 +7,7 @@ from training.management.job_command import (
     project_of,
     start,
 )
+from training.models import PretrainingCorpus
 
 
 class Command(BaseCommand):
@@ -16,14 +17,36 @@ class Command(BaseCommand):
         parser.add_argument("kind", choices=["sft", "rm", "ppo"])
         add_job_arguments(parser)
         parser.add_argument("--reward", type=int, help="reward-model checkpoint id (PPO)")
+        parser.add_argument(
+            "--ptx-coef",
+            type=float,
+            help="PPO-ptx: weight γ of the pretraining loss (default 0 = off; InstructGPT: 27.8)",
+        )
+        parser.add_argument(
+            "--pretrain-corpus", type=int, help="PPO-ptx: pretraining corpus id (import_corpus)"
+        )
 
     def handle(self, *args, **options):
+        project = project_of(options)
+        config = load_config(options)
+        if options["ptx_coef"] is not None:
+            config["ptx_coef"] = options["ptx_coef"]
+        corpus = None
+        if options["pretrain_corpus"] is not None:
+            corpus = PretrainingCorpus.objects.filter(
+                pk=options["pretrain_corpus"], project=project
+            ).first()
+            if corpus is None:
+                raise CommandError(
+                    f"--pretrain-corpus: no corpus {options['pretrain_corpus']} in {project.slug}"
+                )
         start(
             self,
-            project_of(options),
+            project,
             options["kind"],
-            load_config(options),
+            config,
             options,
             base=checkpoint_of(options["base"], "--base"),
             reward=checkpoint_of(options["reward"], "--reward"),
+            corpus=corpus,
         )

@@ -1,0 +1,424 @@
+"""Pipelines: InstructGPT's loop driven as one state machine.
+
+    round 0:        sft
+    round 1..N:     generate → rank → rm → ppo → evaluate
+
+Each stage but ``rank`` is a real training job (``training.jobs.create_job``, enqueued after
+commit). Lineage, as in InstructGPT: SFT starts from the pipeline's base; generate samples
+from the current policy (the SFT model in round 1, the previous round's PPO policy after);
+the RM and PPO start from the SFT checkpoint (PPO's reference model is SFT too) and PPO is
+trained against this round's RM; evaluate compares the new policy with its parent (SFT),
+judged by this round's RM. ``rank`` waits until every generated task has its overlap of
+rankings: simulated labelers fill them at once (``labeling.demo.simulation.rank_tasks``),
+people take their time.
+
+``advance`` is the one entry point that moves a pipeline: it looks at the current stage,
+records a finished job's outcome, and starts the next stage. It is safe to call from several
+drivers at once: every status move is an ``UPDATE … WHERE status = <expected>``, and a stage
+row is unique per (pipeline, round, kind), so two drivers never start the same stage twice
+(the loser's job rolls back with its stage row).
+
+    pipeline: running ──▶ succeeded
+              running ──▶ failed ──resume──▶ running
+    stage:    running ──▶ succeeded | failed ──resume──▶ running (its job retried)
+"""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from labeling.errors import ServiceError
+from labeling.models import Prompt, Ranking, RankingTask
+from training import jobs, lifecycle
+from training.models import Checkpoint, TrainingJob
+
+from .models import Pipeline, PipelineStage
+
+log = logging.getLogger(__name__)
+Kind = PipelineStage.Kind
+# plain strings (a TextChoices member hashes by its name, so it would not find a stage's
+# kind read from the database in a dict)
+LOOP = ("generate", "rank", "rm", "ppo", "evaluate")
+# the keys of a pipeline's config: each job stage's config, and the simulated labelers'
+CONFIG_KEYS = ("sft", "generate", "rm", "ppo", "evaluate", "simulation")
+MAX_ROUNDS = 20
+# How many simulated labelers rank generated tasks (a task takes at most its overlap of them).
+SIMULATED_LABELERS = 3
+
+
+class PipelineError(ServiceError):
+    """A pipeline that cannot be started or resumed as asked."""
+
+
+# --- starting and resuming -----------------------------------------------------------------
+
+
+def parse_labelers(value: str) -> str:
+    """``human`` | ``simulated``; ``ai:NAME`` is refused until AI labelers exist."""
+    if value.startswith("ai:"):
+        raise PipelineError(
+            "labelers", f"{value}: AI labelers come with a later issue; use human or simulated"
+        )
+    if value not in Pipeline.Labelers.values:
+        raise PipelineError("labelers", f"{value!r} is not one of human, simulated, ai:NAME")
+    return value
+
+
+def start_pipeline(
+    project,
+    *,
+    labelers: str = "simulated",
+    rounds: int = 1,
+    base: Checkpoint | None = None,
+    config: dict | None = None,
+    user=None,
+) -> Pipeline:
+    """A new running pipeline; refused while another one of the project runs."""
+    labelers = parse_labelers(labelers)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
+        raise PipelineError("rounds", f"expected a whole number from 1 to {MAX_ROUNDS}")
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        known = ", ".join(CONFIG_KEYS)
+        raise PipelineError("config", f"unknown key {unknown[0]!r} (known: {known})")
+    if base is not None and base.kind not in jobs.BASE_KINDS["sft"]:
+        raise PipelineError("base", f"checkpoint {base.pk} is a {base.kind} checkpoint")
+    _refuse_if_running(project)
+    try:
+        with transaction.atomic():
+            return Pipeline.objects.create(
+                project=project,
+                labelers=labelers,
+                rounds=rounds,
+                base_checkpoint=base,
+                config=config,
+                created_by=user,
+            )
+    except IntegrityError:  # another driver started one between the check and the insert
+        _refuse_if_running(project)
+        raise
+
+
+def _refuse_if_running(project, *, but=None) -> None:
+    running = Pipeline.objects.filter(project=project, status=Pipeline.Status.RUNNING)
+    if but is not None:
+        running = running.exclude(pk=but.pk)
+    other = running.first()
+    if other is not None:
+        raise PipelineError(
+            "project",
+            f"pipeline {other.pk} of {project.slug} is running; one pipeline runs at a time",
+        )
+
+
+def resume_pipeline(pipeline: Pipeline) -> Pipeline:
+    """failed → running; the failed stage goes again (its job retried: it resumes from its
+    saved state), or is started afresh when it never got a job."""
+    _refuse_if_running(pipeline.project, but=pipeline)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: the constraint's refusal ends only it
+                moved = (
+                    Pipeline.objects.filter(pk=pipeline.pk, status=Pipeline.Status.FAILED).update(
+                        status=Pipeline.Status.RUNNING, error="", finished_at=None
+                    )
+                    == 1
+                )
+        except IntegrityError:  # another pipeline of the project started meanwhile
+            _refuse_if_running(pipeline.project, but=pipeline)
+            raise
+        if not moved:
+            pipeline.refresh_from_db()
+            raise PipelineError(
+                "status", f"pipeline {pipeline.pk} is {pipeline.status}; only a failed one resumes"
+            )
+        for stage in pipeline.stages.filter(status=PipelineStage.Status.FAILED):
+            job = stage.job
+            if job is not None and job.status in (
+                TrainingJob.Status.FAILED,
+                TrainingJob.Status.CANCELLED,
+            ):
+                # the same job again, from its saved state: what it did is not redone
+                lifecycle.retry(job)
+                PipelineStage.objects.filter(
+                    pk=stage.pk, status=PipelineStage.Status.FAILED
+                ).update(status=PipelineStage.Status.RUNNING, note="", finished_at=None)
+            else:
+                # no job to retry (it was refused, or this is the rank stage): the stage is
+                # made again from the start by the next advance
+                stage.delete()
+    pipeline.refresh_from_db()
+    return pipeline
+
+
+# --- the state machine ---------------------------------------------------------------------
+
+
+def plan(pipeline: Pipeline) -> list[tuple[int, str]]:
+    """Every stage of the pipeline, in order: (round, kind)."""
+    return [(0, "sft")] + [(r, k) for r in range(1, pipeline.rounds + 1) for k in LOOP]
+
+
+def current_stage(pipeline: Pipeline) -> PipelineStage | None:
+    """The latest stage in plan order (the one the pipeline is at)."""
+    order = {step: i for i, step in enumerate(plan(pipeline))}
+    stages = list(pipeline.stages.all())
+    return max(stages, key=lambda s: order[(s.round, s.kind)], default=None)
+
+
+def advance(pipeline: Pipeline) -> Pipeline:
+    """Move the pipeline as far as it can go now; returns it refreshed. Never blocks: a stage
+    whose job runs, or whose tasks wait for labelers, is left running."""
+    for _ in range(len(plan(pipeline)) + 1):
+        pipeline.refresh_from_db()
+        if pipeline.status != Pipeline.Status.RUNNING:
+            break
+        stage = current_stage(pipeline)
+        if stage is not None and stage.status == PipelineStage.Status.RUNNING:
+            stage = _check(pipeline, stage)
+            if stage.status == PipelineStage.Status.RUNNING:
+                break
+        if stage is not None and stage.status == PipelineStage.Status.FAILED:
+            _fail(pipeline, f"{stage.kind} (round {stage.round}) failed: {stage.note}")
+            break
+        steps = plan(pipeline)
+        following = steps.index((stage.round, stage.kind)) + 1 if stage is not None else 0
+        if following == len(steps):
+            Pipeline.objects.filter(pk=pipeline.pk, status=Pipeline.Status.RUNNING).update(
+                status=Pipeline.Status.SUCCEEDED, finished_at=timezone.now()
+            )
+            break
+        _start(pipeline, *steps[following])
+    pipeline.refresh_from_db()
+    return pipeline
+
+
+def _fail(pipeline: Pipeline, error: str) -> None:
+    Pipeline.objects.filter(pk=pipeline.pk, status=Pipeline.Status.RUNNING).update(
+        status=Pipeline.Status.FAILED, error=error, finished_at=timezone.now()
+    )
+
+
+def _finish_stage(stage: PipelineStage, status: str, **fields) -> PipelineStage:
+    PipelineStage.objects.filter(pk=stage.pk, status=PipelineStage.Status.RUNNING).update(
+        status=status, finished_at=timezone.now(), **fields
+    )
+    stage.refresh_from_db()
+    return stage
+
+
+def _stage(pipeline: Pipeline, round_: int, kind: str) -> PipelineStage | None:
+    return pipeline.stages.filter(round=round_, kind=kind).first()
+
+
+def _output(pipeline: Pipeline, round_: int, kind: str) -> Checkpoint:
+    stage = _stage(pipeline, round_, kind)
+    if stage is None or stage.output is None:
+        raise PipelineError("stage", f"the {kind} stage of round {round_} has no checkpoint")
+    return stage.output
+
+
+def _policy_for(pipeline: Pipeline, round_: int) -> Checkpoint:
+    """What round ``round_`` samples from: SFT first, then the previous round's policy."""
+    if round_ == 1:
+        return _output(pipeline, 0, Kind.SFT)
+    return _output(pipeline, round_ - 1, Kind.PPO)
+
+
+def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
+    """Create the stage (and its job); a refusal ends the stage failed with the reason."""
+    project, config = pipeline.project, pipeline.config
+    parent = reward = None
+    try:
+        if kind == Kind.SFT:
+            parent = pipeline.base_checkpoint or jobs.base_checkpoint()
+        elif kind in (Kind.GENERATE, Kind.RANK):
+            parent = _policy_for(pipeline, round_)
+        elif kind == Kind.RM:
+            parent = _output(pipeline, 0, Kind.SFT)
+        elif kind == Kind.PPO:
+            parent = _output(pipeline, 0, Kind.SFT)
+            reward = _output(pipeline, round_, Kind.RM)
+        elif kind == Kind.EVALUATE:
+            parent = _output(pipeline, round_, Kind.PPO)
+            reward = _output(pipeline, round_, Kind.RM)
+        job_config = dict(config.get(kind) or {})
+        if kind == Kind.GENERATE:
+            # the train and validation prompts: the RM measures its accuracy on the latter
+            job_config["prompt_ids"] = list(
+                Prompt.objects.filter(project=project, split__in=["train", "validation"])
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+        elif kind == Kind.EVALUATE:
+            job_config.setdefault("split", "validation")
+        with transaction.atomic():
+            job = None
+            if kind != Kind.RANK:
+                job = jobs.create_job(
+                    project, kind, job_config, base=parent, reward=reward, user=pipeline.created_by
+                )
+            PipelineStage.objects.create(
+                pipeline=pipeline,
+                round=round_,
+                kind=kind,
+                job=job,
+                parent=parent,
+                reward_model=reward,
+            )
+    except IntegrityError:
+        log.info("pipeline %s: %s of round %s started by another driver", pipeline.pk, kind, round_)
+    except ServiceError as exc:
+        PipelineStage.objects.get_or_create(
+            pipeline=pipeline,
+            round=round_,
+            kind=kind,
+            defaults={
+                "status": PipelineStage.Status.FAILED,
+                "parent": parent,
+                "reward_model": reward,
+                "note": f"{exc.field}: {exc.message}",
+                "finished_at": timezone.now(),
+            },
+        )
+
+
+def _check(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
+    """Record the outcome of a running stage, if it has one."""
+    if stage.kind == Kind.RANK:
+        return _check_rank(pipeline, stage)
+    job = TrainingJob.objects.get(pk=stage.job_id)
+    if job.status == TrainingJob.Status.SUCCEEDED:
+        return _finish_stage(
+            stage,
+            PipelineStage.Status.SUCCEEDED,
+            output=job.output_checkpoint,
+            metrics=stage_metrics(pipeline, stage, job),
+        )
+    if job.status in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
+        reason = (job.error.strip().splitlines() or [""])[0] or "no reason recorded"
+        note = f"job {job.pk} {job.status}: {reason}"
+        return _finish_stage(stage, PipelineStage.Status.FAILED, note=note)
+    progress = f"job {job.pk} {job.status}, {job.progress:.0%}"
+    if stage.note != progress:
+        PipelineStage.objects.filter(pk=stage.pk).update(note=progress)
+        stage.note = progress
+    return stage
+
+
+# --- the rank stage ------------------------------------------------------------------------
+
+
+def generated_tasks(pipeline: Pipeline, round_: int):
+    """The ranking tasks the round's generate job made: tasks of its prompts created since
+    the job first started (a job registers its tasks when it succeeds)."""
+    stage = _stage(pipeline, round_, Kind.GENERATE)
+    job = stage.job
+    return RankingTask.objects.filter(
+        project=pipeline.project,
+        source=RankingTask.Source.LABELING,
+        prompt_id__in=job.config.get("prompt_ids") or [],
+        created_at__gte=job.started_at,
+    ).order_by("id")
+
+
+def rank_progress(tasks) -> dict:
+    """{"tasks", "rankings", "open_tasks", "missing"} of a set of tasks: current rankings,
+    and how many each task still lacks to reach its overlap."""
+    tasks = list(tasks)
+    counts = dict(
+        Ranking.objects.filter(task__in=tasks, is_current=True)
+        .values_list("task")
+        .annotate(n=Count("id"))
+        .values_list("task", "n")
+    )
+    lacking = [max(task.overlap - counts.get(task.pk, 0), 0) for task in tasks]
+    return {
+        "tasks": len(tasks),
+        "rankings": sum(counts.values()),
+        "open_tasks": sum(1 for n in lacking if n),
+        "missing": sum(lacking),
+    }
+
+
+def _check_rank(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
+    tasks = generated_tasks(pipeline, stage.round)
+    if not tasks.exists():
+        note = "the generate stage made no ranking tasks (too few distinct responses per prompt)"
+        return _finish_stage(stage, PipelineStage.Status.FAILED, note=note)
+    if pipeline.labelers == Pipeline.Labelers.SIMULATED:
+        from labeling.demo.simulation import rank_tasks
+
+        options = {"labelers": SIMULATED_LABELERS, "seed": stage.round}
+        rank_tasks(pipeline.project, tasks, **(options | (pipeline.config.get("simulation") or {})))
+    numbers = rank_progress(tasks)
+    metrics = {k: float(v) for k, v in numbers.items()}
+    if numbers["missing"] == 0:
+        return _finish_stage(stage, PipelineStage.Status.SUCCEEDED, metrics=metrics)
+    note = (
+        f"waiting for labelers: {numbers['open_tasks']} of {numbers['tasks']} tasks still "
+        f"need rankings ({numbers['missing']} rankings missing, {numbers['rankings']} in)"
+    )
+    if note != stage.note or metrics != stage.metrics:
+        PipelineStage.objects.filter(pk=stage.pk).update(note=note, metrics=metrics)
+        stage.note, stage.metrics = note, metrics
+    return stage
+
+
+# --- what each stage records ---------------------------------------------------------------
+
+
+def stage_metrics(pipeline: Pipeline, stage: PipelineStage, job: TrainingJob) -> dict:
+    """The numbers a finished stage keeps: its checkpoint's final metrics and the job's last
+    step; PPO adds its score gain over the run, generate the tasks it made."""
+    series = job.metric_series()
+    metrics = dict(series[-1]) if series else {}
+    metrics.pop("step", None)
+    if job.output_checkpoint is not None:
+        metrics.update(job.output_checkpoint.metrics)
+    if stage.kind == Kind.PPO:
+        scores = [row["objective/scores"] for row in series if "objective/scores" in row]
+        if scores:
+            window = max(1, min(3, len(scores) // 2))
+            first = sum(scores[:window]) / window
+            last = sum(scores[-window:]) / window
+            # the RM's score of the rollouts, early against late: what PPO bought
+            metrics.update(
+                {"ppo/score_first": first, "ppo/score_last": last, "ppo/score_gain": last - first}
+            )
+    if stage.kind == Kind.GENERATE:
+        metrics["generate/tasks"] = float(generated_tasks(pipeline, stage.round).count())
+    return {k: v for k, v in metrics.items() if jobs.is_number(v)}
+
+
+def describe(pipeline: Pipeline) -> dict:
+    """The pipeline as ``run_pipeline --json`` prints it."""
+    return {
+        "pipeline": pipeline.pk,
+        "status": pipeline.status,
+        "error": pipeline.error,
+        "labelers": pipeline.labelers,
+        "rounds": pipeline.rounds,
+        "stages": [
+            {
+                "round": stage.round,
+                "kind": stage.kind,
+                "job": stage.job_id,
+                "status": stage.status,
+                "checkpoint": stage.output_id,
+                "parent": stage.parent_id,
+                "reward_model": stage.reward_model_id,
+                "metrics": stage.metrics,
+                "note": stage.note,
+            }
+            for stage in sorted(pipeline.stages.all(), key=_plan_order(pipeline))
+        ],
+    }
+
+
+def _plan_order(pipeline: Pipeline):
+    order = {step: i for i, step in enumerate(plan(pipeline))}
+    return lambda stage: order.get((stage.round, stage.kind), len(order))

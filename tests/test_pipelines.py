@@ -1,0 +1,262 @@
+"""The pipeline state machine without a worker: jobs are finished by hand through
+``training.lifecycle`` (claim, then succeed or fail), as a worker would finish them."""
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
+
+from labeling.assignment.rankings import ItemInput, record_ranking
+from labeling.intake import dedup
+from labeling.intake.ranking_tasks import create_ranking_task
+from labeling.models import Prompt, Response
+from pipelines import service
+from pipelines.models import Pipeline, PipelineStage
+from training import jobs, lifecycle
+from training.models import Checkpoint, TrainingJob
+
+from .training_world import fill_campaign
+
+WORKER = "celery@test:1"
+
+
+@pytest.fixture
+def campaign(project, make_task, labeler, settings, tmp_path):
+    settings.PREFLAB_ARTIFACTS_DIR = tmp_path / "artifacts"
+    return fill_campaign(project, make_task, labeler, n=8, validation_every=4)
+
+
+@pytest.fixture
+def base(db, tmp_path):
+    folder = tmp_path / "base"
+    folder.mkdir()
+    return Checkpoint.objects.create(name="tiny", kind="base", path=str(folder))
+
+
+def finish(stage: PipelineStage, tmp_path: Path, *, ok: bool = True, tasks: int = 2):
+    """Finish a stage's job as a worker would: a checkpoint for the kinds that make one, a
+    ranking task per prompt (``tasks`` of them) for generate."""
+    job = TrainingJob.objects.get(pk=stage.job_id)
+    assert lifecycle.claim(job.pk, WORKER)
+    job.refresh_from_db()
+    if not ok:
+        assert lifecycle.fail(job.pk, WORKER, "RuntimeError: out of memory\n\nTraceback ...")
+        return job
+
+    def register():
+        if job.kind == "generate":
+            for prompt in Prompt.objects.filter(pk__in=job.config["prompt_ids"])[:tasks]:
+                texts = [f"sample {i} of job {job.pk}" for i in range(4)]
+                responses = [
+                    Response.objects.create(prompt=prompt, text=t, text_hash=dedup.text_hash(t))
+                    for t in texts
+                ]
+                create_ranking_task(job.project, prompt, responses, overlap=2)
+            return None
+        if job.kind not in jobs.OUTPUT_KIND:
+            return None
+        folder = tmp_path / f"job{job.pk}"
+        folder.mkdir()
+        return Checkpoint.objects.create(
+            name=f"job{job.pk}",
+            kind=jobs.OUTPUT_KIND[job.kind],
+            path=str(folder),
+            parent=job.base_checkpoint,
+            metrics={"eval/accuracy": 0.75} if job.kind == "rm" else {},
+        )
+
+    assert lifecycle.succeed(job, WORKER, register)
+    return job
+
+
+def stage_of(pipeline, kind, round_):
+    return pipeline.stages.get(kind=kind, round=round_)
+
+
+def test_one_pipeline_runs_at_a_time(campaign, base):
+    first = service.start_pipeline(campaign, labelers="simulated", base=base)
+    with pytest.raises(service.PipelineError, match=f"project: pipeline {first.pk} .* running"):
+        service.start_pipeline(campaign, labelers="human")
+    # the database says so too, whoever writes the row
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Pipeline.objects.create(project=campaign, labelers="human")
+    assert Pipeline.objects.count() == 1
+    # and the command refuses with the reason
+    with pytest.raises(CommandError, match="one pipeline runs at a time"):
+        call_command("run_pipeline", "--project", campaign.slug, stdout=StringIO())
+    # a failed pipeline holds no lock; resuming it waits until the running one is done
+    Pipeline.objects.filter(pk=first.pk).update(status="failed")
+    second = service.start_pipeline(campaign, labelers="human")
+    with pytest.raises(service.PipelineError, match=f"pipeline {second.pk} of .* is running"):
+        service.resume_pipeline(first)
+
+
+def test_ai_labelers_and_bad_rounds_are_refused(campaign):
+    with pytest.raises(service.PipelineError, match="labelers: ai:claude: AI labelers come with"):
+        service.start_pipeline(campaign, labelers="ai:claude")
+    with pytest.raises(CommandError, match="AI labelers come with a later issue"):
+        call_command(
+            "run_pipeline", "--project", campaign.slug, "--labelers", "ai:x", stdout=StringIO()
+        )
+    with pytest.raises(service.PipelineError, match="rounds"):
+        service.start_pipeline(campaign, rounds=0)
+    with pytest.raises(service.PipelineError, match="config: unknown key 'sfft'"):
+        service.start_pipeline(campaign, config={"sfft": {}})
+    assert not Pipeline.objects.exists()
+
+
+def test_a_failed_stage_stops_the_pipeline_and_resume_retries_it(campaign, base, tmp_path):
+    pipeline = service.advance(service.start_pipeline(campaign, base=base))
+    sft = stage_of(pipeline, "sft", 0)
+    assert sft.status == "running" and sft.parent == base and sft.job.kind == "sft"
+    finish(sft, tmp_path, ok=False)
+    pipeline = service.advance(pipeline)
+    assert pipeline.status == "failed"
+    assert pipeline.error.startswith(f"sft (round 0) failed: job {sft.job_id} failed: RuntimeError")
+    assert service.advance(pipeline).stages.count() == 1  # a failed pipeline does not move
+    pipeline = service.resume_pipeline(pipeline)
+    with pytest.raises(service.PipelineError, match="is running; only a failed one resumes"):
+        service.resume_pipeline(pipeline)
+
+    sft.refresh_from_db()
+    assert sft.status == "running" and sft.job.status == "retrying"  # the same job, again
+    finish(sft, tmp_path)
+    pipeline = service.advance(pipeline)
+    sft.refresh_from_db()
+    generate = stage_of(pipeline, "generate", 1)
+    assert sft.status == "succeeded" and sft.output.kind == "sft"
+    assert generate.parent == sft.output and generate.job.base_checkpoint == sft.output
+    # generate samples the train and validation prompts (the RM is evaluated on the latter)
+    splits = set(Prompt.objects.filter(pk__in=generate.job.config["prompt_ids"]).values_list(
+        "split", flat=True))  # fmt: skip
+    assert splits == {"train", "validation"}
+
+
+def test_two_rounds_with_human_labelers_and_lineage(
+    campaign, base, tmp_path, labeler, other_labeler
+):
+    pipeline = service.start_pipeline(campaign, labelers="human", rounds=2, base=base)
+    pipeline = service.advance(pipeline)
+    finish(stage_of(pipeline, "sft", 0), tmp_path)
+    pipeline = service.advance(pipeline)
+    sft = stage_of(pipeline, "sft", 0).output
+    for round_ in (1, 2):
+        finish(stage_of(pipeline, "generate", round_), tmp_path, tasks=2)
+        pipeline = service.advance(pipeline)
+        rank = stage_of(pipeline, "rank", round_)
+        # people have not ranked yet: the stage says what it waits for
+        assert rank.status == "running" and pipeline.status == "running"
+        waiting = (
+            "waiting for labelers: 2 of 2 tasks still need rankings (4 rankings missing, 0 in)"
+        )
+        assert rank.note == waiting
+        # a driver that stopped is started again with --resume; it shows what it waits for
+        out = StringIO()
+        with pytest.raises(CommandError, match="still running after --timeout"):
+            call_command(
+                "run_pipeline", "--project", campaign.slug, "--resume", "--timeout", "0.01",
+                "--poll", "0.01", stdout=out,
+            )  # fmt: skip
+        assert f"round {round_} rank: running — {waiting}" in out.getvalue()
+        for task in service.generated_tasks(pipeline, round_):
+            for who in (labeler, other_labeler):
+                record_ranking(task, who, [ItemInput(rank=r) for r in (1, 2, 3, 4)])
+        pipeline = service.advance(pipeline)
+        rank.refresh_from_db()
+        assert rank.status == "succeeded" and rank.metrics["rankings"] == 4.0
+        rm_stage = stage_of(pipeline, "rm", round_)
+        assert rm_stage.parent == sft and rm_stage.job.base_checkpoint == sft
+        finish(rm_stage, tmp_path)
+        pipeline = service.advance(pipeline)
+        rm = stage_of(pipeline, "rm", round_).output
+        ppo_stage = stage_of(pipeline, "ppo", round_)
+        assert ppo_stage.parent == sft and ppo_stage.reward_model == rm
+        assert ppo_stage.job.config["reward_model"] == rm.path
+        finish(ppo_stage, tmp_path)
+        pipeline = service.advance(pipeline)
+        policy = stage_of(pipeline, "ppo", round_).output
+        evaluate = stage_of(pipeline, "evaluate", round_)
+        assert evaluate.job.kind == "evaluate" and evaluate.job.base_checkpoint == policy
+        assert evaluate.job.config["parent_model"] == sft.path
+        assert evaluate.job.config["reward_model"] == rm.path
+        assert evaluate.job.snapshot.options["split"] == "validation"
+        finish(evaluate, tmp_path)
+        pipeline = service.advance(pipeline)
+        if round_ == 1:  # round 2 samples from round 1's policy
+            assert stage_of(pipeline, "generate", 2).parent == policy
+    assert pipeline.status == "succeeded" and pipeline.finished_at is not None
+    described = service.describe(pipeline)
+    assert [(s["round"], s["kind"]) for s in described["stages"]] == service.plan(pipeline)
+    assert described["stages"][3]["metrics"]["eval/accuracy"] == 0.75
+
+
+def test_json_output_while_waiting(campaign, base):
+    out = StringIO()
+    with pytest.raises(CommandError, match="still running after --timeout"):
+        call_command(
+            "run_pipeline", "--project", campaign.slug, "--base", str(base.pk), "--json",
+            "--timeout", "0.01", "--poll", "0.01", stdout=out,
+        )  # fmt: skip
+    shown = json.loads(out.getvalue())
+    (stage,) = shown["stages"]
+    assert set(stage) >= {"kind", "job", "status", "checkpoint", "parent", "reward_model"}
+    assert stage["kind"] == "sft" and stage["status"] == "running" and stage["parent"] == base.pk
+    assert "metrics" in stage and shown["pipeline"] == Pipeline.objects.get().pk
+
+
+def test_an_evaluate_job_needs_a_reward_model_and_a_parent(campaign, base, tmp_path):
+    policy_dir = tmp_path / "policy"
+    policy_dir.mkdir()
+    orphan = Checkpoint.objects.create(name="p", kind="policy", path=str(policy_dir))
+    rm = Checkpoint.objects.create(name="rm", kind="rm", path=str(policy_dir))
+    with pytest.raises(jobs.JobError, match="reward_checkpoint: an evaluate job needs"):
+        jobs.create_job(campaign, "evaluate", {}, base=orphan, enqueue=False)
+    with pytest.raises(jobs.JobError, match="base_checkpoint: checkpoint .* has no parent"):
+        jobs.create_job(campaign, "evaluate", {}, base=orphan, reward=rm, enqueue=False)
+
+
+def test_a_stage_whose_job_is_refused_fails_with_the_reason(campaign, base):
+    pipeline = service.start_pipeline(campaign, base=base, config={"sft": {"epochs": "many"}})
+    pipeline = service.advance(pipeline)
+    assert pipeline.status == "failed"
+    assert pipeline.error == "sft (round 0) failed: config: epochs: expected an integer, got 'many'"
+    stage = stage_of(pipeline, "sft", 0)
+    assert stage.status == "failed" and stage.job is None
+    assert not TrainingJob.objects.exists()  # the refused job was rolled back with nothing else
+
+
+def test_simulated_preference_is_the_stated_rule():
+    from labeling.demo.simulation import preference_ranks
+
+    texts = ["great great tea", "tea", "great tea", "a great, great, great tea"]
+    assert preference_ranks(texts) == [2, 4, 3, 1]
+    assert preference_ranks(["great a", "great b", "tea"]) == [1, 1, 3]  # equal counts tie
+    assert preference_ranks(["great a", "great b", "tea"], allow_ties=False) == [1, 2, 3]
+    assert preference_ranks(["a long answer", "short", "mid one"]) == [3, 1, 2]  # all equal
+
+
+def test_simulated_labelers_fill_the_open_slots_of_the_new_tasks(campaign, base, tmp_path, labeler):
+    from labeling.models import Ranking, RankingTask
+
+    pipeline = service.advance(service.start_pipeline(campaign, labelers="simulated", base=base))
+    finish(stage_of(pipeline, "sft", 0), tmp_path)
+    pipeline = service.advance(pipeline)
+    finish(stage_of(pipeline, "generate", 1), tmp_path, tasks=3)
+    tasks = list(service.generated_tasks(pipeline, 1))
+    # a person ranked one task already: the simulated labelers leave that slot to them
+    record_ranking(tasks[0], labeler, [ItemInput(rank=r) for r in (1, 2, 3, 4)])
+    pipeline = service.advance(pipeline)
+    rank = stage_of(pipeline, "rank", 1)
+    assert rank.status == "succeeded"
+    assert rank.metrics == {"tasks": 3.0, "rankings": 6.0, "open_tasks": 0.0, "missing": 0.0}
+    assert stage_of(pipeline, "rm", 1).status == "running"
+    simulated = Ranking.objects.filter(task__in=tasks, labeler__username__startswith="pipeline-sim")
+    assert simulated.count() == 5
+    # each simulated ranking holds its slot, as a labeler's would: no task is served again
+    assert [t.n_held for t in RankingTask.objects.filter(pk__in=[t.pk for t in tasks])] == [
+        1, 2, 2
+    ]  # fmt: skip

@@ -401,18 +401,14 @@ def test_a_generate_job_puts_the_least_sure_prompts_to_labelers(
     """Active selection through the platform: the job samples every prompt of its snapshot,
     keeps those whose samples the reward model scores closest together, and each task
     records the policy and its prompt's spread (which the responses' scores reproduce)."""
-    import torch
-
-    from training.engine.base_model import load_tokenizer
-    from training.engine.reward import load_reward_model, score_responses
+    from training.engine.reward import score_responses
+    from training.engine.tiny import untrained_reward_model
 
     for _ in range(5):
         make_task(k=4)
     Prompt.objects.update(split="train")
-    torch.manual_seed(0)
-    load_reward_model(tiny_path).save_pretrained(tmp_path / "rm")
-    load_tokenizer(tiny_path).save_pretrained(tmp_path / "rm")
-    rm = Checkpoint.objects.create(name="rm", kind="rm", path=str(tmp_path / "rm"))
+    folder = untrained_reward_model(tiny_path, tmp_path / "rm")
+    rm = Checkpoint.objects.create(name="rm", kind="rm", path=str(folder))
     config = {"k": 4, "max_new_tokens": 6, "selection": "rm_spread", "select": 2}
     with pytest.raises(jobs.JobError, match="^reward_checkpoint: a generate job with selection"):
         jobs.create_job(project, "generate", config, base=base, enqueue=False)

@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
-from training.engine.base_model import load_tokenizer
 from training.engine.evaluate import evaluate_policy, main, win_rate
 from training.engine.evaluate_config import EvaluateConfig
-from training.engine.reward import load_reward_model, score_responses
+from training.engine.reward import score_responses
+from training.engine.tiny import untrained_reward_model
 
 from .helpers import Killed, Recorder
 
@@ -26,11 +26,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def judge(tiny_model_path, tmp_path_factory):
     """A reward model (the tiny model with a new head): untrained, but a real judge."""
-    folder = tmp_path_factory.mktemp("rm")
-    torch.manual_seed(0)
-    load_reward_model(tiny_model_path).save_pretrained(folder)
-    load_tokenizer(tiny_model_path).save_pretrained(folder)
-    return folder
+    return untrained_reward_model(tiny_model_path, tmp_path_factory.mktemp("rm"))
 
 
 def config(tiny_model_path, judge, **kw):

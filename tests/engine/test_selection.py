@@ -52,19 +52,12 @@ PROMPTS = ["Name a colour.", "Say hi.", "Count to three.", "A fruit?", "Describe
 @pytest.fixture(scope="module")
 def judges(tiny_model_path, tmp_path_factory):
     """Two reward models (the tiny model with new heads): untrained, but real judges."""
-    import torch
+    from training.engine.tiny import untrained_reward_model
 
-    from training.engine.base_model import load_tokenizer
-    from training.engine.reward import load_reward_model
-
-    folders = []
-    for seed in (0, 1):
-        folder = tmp_path_factory.mktemp(f"rm{seed}")
-        torch.manual_seed(seed)
-        load_reward_model(tiny_model_path).save_pretrained(folder)
-        load_tokenizer(tiny_model_path).save_pretrained(folder)
-        folders.append(str(folder))
-    return folders
+    return [
+        str(untrained_reward_model(tiny_model_path, tmp_path_factory.mktemp(f"rm{seed}"), seed))
+        for seed in (0, 1)
+    ]
 
 
 def sampled(tiny_model_path, **selection):

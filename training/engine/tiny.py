@@ -142,6 +142,22 @@ class TinyConfig:
             raise ValueError(f"n_head: must divide hidden_size ({self.hidden_size})")
 
 
+def untrained_reward_model(base: str | Path, out: str | Path, seed: int = 0) -> Path:
+    """A reward-model folder: `base` (e.g. the tiny model) with a new, randomly initialised
+    score head, and its tokenizer. Untrained, but a real judge: tests of what consumes a
+    reward model (PPO, evaluation, active selection) need one, not its quality."""
+    import torch
+
+    from training.engine.base_model import load_tokenizer
+    from training.engine.reward import load_reward_model
+
+    out = Path(out)
+    torch.manual_seed(seed)
+    load_reward_model(base).save_pretrained(out)
+    load_tokenizer(base).save_pretrained(out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     config = parse_cli(TinyConfig, argv)
     settings = {k: v for k, v in vars(config).items() if k != "output_dir"}

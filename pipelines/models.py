@@ -7,9 +7,13 @@ runs at a time: a partial unique constraint says so to the database, and the ser
 a second one before it gets there.
 """
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 
 class Pipeline(models.Model):
@@ -22,11 +26,18 @@ class Pipeline(models.Model):
         HUMAN = "human"
         SIMULATED = "simulated"
 
+    class Mode(models.TextChoices):
+        LOOP = "loop", "SFT, then (generate → rank → RM → PPO → evaluate) × rounds"
+        # started by a retraining schedule: the rankings are in already, the SFT model exists
+        RETRAIN = "retrain", "RM → PPO → generate the next tasks, from an SFT checkpoint"
+
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="pipelines"
     )
     labelers = models.CharField(max_length=16, choices=Labelers.choices)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.LOOP)
     rounds = models.PositiveSmallIntegerField(default=1)
+    # loop: what SFT starts from; retrain: the SFT (or base) model the RM and PPO start from
     base_checkpoint = models.ForeignKey(
         "training.Checkpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -112,3 +123,87 @@ class PipelineStage(models.Model):
 
     def __str__(self):
         return f"{self.kind} (round {self.round}) of pipeline {self.pipeline_id}: {self.status}"
+
+
+class RetrainingSchedule(models.Model):
+    """A project's scheduled retraining, run by django-celery-beat through ``periodic_task``
+    (kept in step with these fields by ``pipelines.retraining.save_schedule``).
+
+    - ``retrain_on_rankings``: every ``every_minutes``, a check starts one retrain pipeline
+      (RM → PPO → generate) when the project has ``min_new_rankings`` new rankings since its
+      last RM job and no pipeline runs;
+    - ``nightly_snapshot``: every night at ``at_time``, a rankings snapshot is frozen.
+    """
+
+    class Kind(models.TextChoices):
+        RETRAIN_ON_RANKINGS = "retrain_on_rankings", "Retrain when enough new rankings"
+        NIGHTLY_SNAPSHOT = "nightly_snapshot", "Nightly rankings snapshot"
+
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="retraining_schedules"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    enabled = models.BooleanField(default=True)
+    min_new_rankings = models.PositiveIntegerField(
+        default=100, help_text="Retrain: new rankings since the last RM job that start a chain."
+    )
+    every_minutes = models.PositiveIntegerField(
+        default=5, help_text="Retrain: how often the check runs."
+    )
+    at_time = models.TimeField(
+        default=datetime.time(2, 0),
+        help_text="Nightly snapshot: when it runs (the server's time zone).",
+    )
+    sft_checkpoint = models.ForeignKey(
+        "training.Checkpoint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Retrain: what the RM and PPO start from (default: the project's latest SFT "
+        "checkpoint, else the base model).",
+    )
+    # the chain's job configs: {"rm": {...}, "ppo": {...}, "generate": {...}}
+    config = models.JSONField(default=dict, blank=True)
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask",
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_run_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_outcome = models.TextField(blank=True, default="", editable=False)
+    last_pipeline = models.ForeignKey(
+        Pipeline,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The latest chain this schedule started.",
+    )
+
+    class Meta:
+        ordering = ["project", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "kind"], name="retraining_schedule_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["retrain_on_rankings", "nightly_snapshot"]),
+                name="retraining_schedule_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} of {self.project_id}"
+
+
+@receiver(post_delete, sender=RetrainingSchedule)
+def _drop_periodic_task(sender, instance, **kwargs):
+    # whichever way the schedule goes (the admin, its project's deletion), beat must not keep
+    # running a check for a schedule that no longer exists
+    if instance.periodic_task_id is not None:
+        from django_celery_beat.models import PeriodicTask
+
+        PeriodicTask.objects.filter(pk=instance.periodic_task_id).delete()

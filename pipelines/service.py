@@ -3,6 +3,9 @@
     round 0:        sft
     round 1..N:     generate → rank → rm → ppo → evaluate
 
+    retrain mode (a retraining schedule's chain, ``pipelines.retraining``):
+    round 1:        rm → ppo → generate
+
 Each stage but ``rank`` is a real training job (``training.jobs.create_job``, enqueued after
 commit). Lineage, as in InstructGPT: SFT starts from the pipeline's base; generate samples
 from the current policy (the SFT model in round 1, the previous round's PPO policy after);
@@ -74,9 +77,16 @@ def start_pipeline(
     base: Checkpoint | None = None,
     config: dict | None = None,
     user=None,
+    mode: str = Pipeline.Mode.LOOP,
 ) -> Pipeline:
-    """A new running pipeline; refused while another one of the project runs."""
+    """A new running pipeline; refused while another one of the project runs.
+
+    ``mode="retrain"``: RM → PPO → generate, the RM and PPO started from ``base`` (an SFT or
+    base checkpoint); the rankings are the project's, the next tasks are left to labelers.
+    """
     labelers = parse_labelers(labelers)
+    if mode not in Pipeline.Mode.values:
+        raise PipelineError("mode", f"{mode!r} is not one of {', '.join(Pipeline.Mode.values)}")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
         raise PipelineError("rounds", f"expected a whole number from 1 to {MAX_ROUNDS}")
     config = dict(config or {})
@@ -84,14 +94,18 @@ def start_pipeline(
     if unknown:
         known = ", ".join(CONFIG_KEYS)
         raise PipelineError("config", f"unknown key {unknown[0]!r} (known: {known})")
-    if base is not None and base.kind not in jobs.BASE_KINDS["sft"]:
+    first = "sft" if mode == Pipeline.Mode.LOOP else "rm"
+    if base is not None and base.kind not in jobs.BASE_KINDS[first]:
         raise PipelineError("base", f"checkpoint {base.pk} is a {base.kind} checkpoint")
+    if mode == Pipeline.Mode.RETRAIN:
+        rounds, base = 1, base or jobs.base_checkpoint()
     _refuse_if_running(project)
     try:
         with transaction.atomic():
             return Pipeline.objects.create(
                 project=project,
                 labelers=labelers,
+                mode=mode,
                 rounds=rounds,
                 base_checkpoint=base,
                 config=config,
@@ -159,6 +173,8 @@ def resume_pipeline(pipeline: Pipeline) -> Pipeline:
 
 def plan(pipeline: Pipeline) -> list[tuple[int, str]]:
     """Every stage of the pipeline, in order: (round, kind)."""
+    if pipeline.mode == Pipeline.Mode.RETRAIN:
+        return [(1, "rm"), (1, "ppo"), (1, "generate")]
     return [(0, "sft")] + [(r, k) for r in range(1, pipeline.rounds + 1) for k in LOOP]
 
 
@@ -221,8 +237,18 @@ def _output(pipeline: Pipeline, round_: int, kind: str) -> Checkpoint:
     return stage.output
 
 
+def _sft_of(pipeline: Pipeline) -> Checkpoint:
+    """What the RM and PPO start from: the SFT stage's output, or (retrain) the given one."""
+    if pipeline.mode == Pipeline.Mode.RETRAIN:
+        return pipeline.base_checkpoint
+    return _output(pipeline, 0, Kind.SFT)
+
+
 def _policy_for(pipeline: Pipeline, round_: int) -> Checkpoint:
-    """What round ``round_`` samples from: SFT first, then the previous round's policy."""
+    """What round ``round_`` samples from: SFT first, then the previous round's policy;
+    a retrain chain samples from the policy it has just trained."""
+    if pipeline.mode == Pipeline.Mode.RETRAIN:
+        return _output(pipeline, round_, Kind.PPO)
     if round_ == 1:
         return _output(pipeline, 0, Kind.SFT)
     return _output(pipeline, round_ - 1, Kind.PPO)
@@ -238,9 +264,9 @@ def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
         elif kind in (Kind.GENERATE, Kind.RANK):
             parent = _policy_for(pipeline, round_)
         elif kind == Kind.RM:
-            parent = _output(pipeline, 0, Kind.SFT)
+            parent = _sft_of(pipeline)
         elif kind == Kind.PPO:
-            parent = _output(pipeline, 0, Kind.SFT)
+            parent = _sft_of(pipeline)
             reward = _output(pipeline, round_, Kind.RM)
         elif kind == Kind.EVALUATE:
             parent = _output(pipeline, round_, Kind.PPO)
@@ -401,6 +427,7 @@ def describe(pipeline: Pipeline) -> dict:
         "status": pipeline.status,
         "error": pipeline.error,
         "labelers": pipeline.labelers,
+        "mode": pipeline.mode,
         "rounds": pipeline.rounds,
         "stages": [
             {

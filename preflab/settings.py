@@ -205,6 +205,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.expire_leases", "schedule": 60.0},
     "requeue-stale-jobs": {"task": "training.requeue_stale_jobs", "schedule": 30.0},
+    # retrain pipelines started by a project's retraining schedule have no command polling
+    # them; each project's own schedules are PeriodicTasks written by pipelines.retraining
+    "advance-retraining": {"task": "pipelines.advance_chains", "schedule": 30.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

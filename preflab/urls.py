@@ -7,6 +7,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("api.urls")),
+    # before the dashboard's own urls: "training" would otherwise read as a project's slug
+    path("dashboard/training/", include("pipelines.urls")),
     path("dashboard/", include("labeling.dashboard_urls")),
     path("", include("labeling.urls")),
 ]

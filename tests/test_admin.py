@@ -147,6 +147,8 @@ PROJECT_FORM = {
     "screening_min_demonstrations": "0",
     "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
     "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+    # the page's second inline (pipelines' retraining schedules), empty as a browser posts it
+    "retraining_schedules-TOTAL_FORMS": "0", "retraining_schedules-INITIAL_FORMS": "0",
 }  # fmt: skip
 
 

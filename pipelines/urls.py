@@ -1,0 +1,7 @@
+"""Included at ``dashboard/training/`` by preflab/urls.py."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [path("", views.schedules, name="dashboard-training")]

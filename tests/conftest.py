@@ -12,6 +12,20 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 @pytest.fixture
+def real_services(settings):
+    """For tests that run a real worker process: PostgreSQL and a Redis broker. Under
+    `make test` / CI (PREFLAB_REQUIRE_SERVICES=1) their absence is a failure; a quick local
+    run on the embedded default skips instead."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql" and settings.CELERY_BROKER_URL.startswith("redis://"):
+        return
+    if os.environ.get("PREFLAB_REQUIRE_SERVICES") == "1":
+        pytest.fail("make test must run this on PostgreSQL + Redis")
+    pytest.skip("needs the PostgreSQL + Redis setup of `make test`")
+
+
+@pytest.fixture
 def project(db):
     from labeling.models import Project
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from labeling.models import Prompt, RankingTask, Response
 from training import jobs, lifecycle, runner
@@ -279,13 +278,8 @@ def test_job_enqueued_only_after_commit(
 @pytest.mark.slow
 @pytest.mark.training
 @pytest.mark.django_db(transaction=True)
-def test_generate_job_runs_on_a_real_worker(project, make_task, tiny_path, tmp_path):
+def test_generate_job_runs_on_a_real_worker(real_services, project, make_task, tiny_path, tmp_path):
     """create_job → on_commit → broker → worker process → responses and tasks in the database."""
-    broker = settings.CELERY_BROKER_URL
-    if connection.vendor != "postgresql" or not broker.startswith("redis://"):
-        if os.environ.get("PREFLAB_REQUIRE_SERVICES") == "1":
-            pytest.fail("make test must run this on PostgreSQL + Redis")
-        pytest.skip("needs the PostgreSQL + Redis setup of `make test`")
     for _ in range(2):
         make_task(k=4)
     Prompt.objects.update(split="train")

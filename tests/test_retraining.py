@@ -10,7 +10,6 @@ import datetime
 import json
 
 import pytest
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -283,7 +282,7 @@ def tiny_path(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.training
 @pytest.mark.django_db(transaction=True)
-def test_the_chain_runs_to_the_end_on_a_real_worker(tiny_path, tmp_path, settings):
+def test_the_chain_runs_to_the_end_on_a_real_worker(real_services, tiny_path, tmp_path, settings):
     """Beat's part played by the test: import N rankings, check, and sweep until the chain
     (RM → PPO → generate, each job run by a Celery worker on the tiny model) is done."""
     import random
@@ -296,8 +295,6 @@ def test_the_chain_runs_to_the_end_on_a_real_worker(tiny_path, tmp_path, setting
     from .pipeline_world import TINY_STAGES
     from .test_run_pipeline import start_worker
 
-    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
-        pytest.skip("needs the PostgreSQL + Redis setup of `make test`")
     settings.PREFLAB_ARTIFACTS_DIR = tmp_path
     project = Project.objects.create(slug="retrain", name="Retrain", overlap=1)
     base = Checkpoint.objects.create(name="tiny", kind="base", path=str(tiny_path))

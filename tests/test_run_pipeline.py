@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 
 from pipelines.models import Pipeline
 from training.models import Checkpoint, TrainingJob
@@ -56,11 +55,9 @@ def start_worker(tmp_path):
 @pytest.mark.slow
 @pytest.mark.training
 @pytest.mark.django_db(transaction=True)
-def test_run_pipeline_with_simulated_labelers_on_a_real_worker(tiny_path, tmp_path, settings):
-    if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
-        if os.environ.get("PREFLAB_REQUIRE_SERVICES") == "1":
-            pytest.fail("make test must run this on PostgreSQL + Redis")
-        pytest.skip("needs the PostgreSQL + Redis setup of `make test`")
+def test_run_pipeline_with_simulated_labelers_on_a_real_worker(
+    real_services, tiny_path, tmp_path, settings
+):
     settings.PREFLAB_ARTIFACTS_DIR = tmp_path
     project = marker_project()
     base = Checkpoint.objects.create(name="tiny", kind="base", path=str(tiny_path))

@@ -86,29 +86,32 @@ def clean_filters(*, since=None, until=None, category=None, split=None) -> dict:
     return {"since": since, "until": until, "category": category, "split": split}
 
 
+def _filtered(queryset, at: str, *, since, until, category, split):
+    """Rows of a task's work (a ranking, an assignment) within the dashboard's filters; ``at``
+    names the row's time field."""
+    if since is not None:
+        queryset = queryset.filter(**{f"{at}__gte": _aware(since)})
+    if until is not None:
+        queryset = queryset.filter(**{f"{at}__lt": _aware(until)})
+    if category:
+        queryset = queryset.filter(task__prompt__category=category)
+    if split:
+        queryset = queryset.filter(task__prompt__split=split)
+    return queryset
+
+
 def current_rankings(project, *, since=None, until=None, category=None, split=None):
     rankings = Ranking.objects.filter(task__project=project, is_current=True)
-    if since is not None:
-        rankings = rankings.filter(submitted_at__gte=_aware(since))
-    if until is not None:
-        rankings = rankings.filter(submitted_at__lt=_aware(until))
-    if category:
-        rankings = rankings.filter(task__prompt__category=category)
-    if split:
-        rankings = rankings.filter(task__prompt__split=split)
-    return rankings
+    return _filtered(
+        rankings, "submitted_at", since=since, until=until, category=category, split=split
+    )
 
 
 def _skips(project, *, since, until, category, split):
     skipped = Assignment.objects.filter(task__project=project, status=Assignment.Status.SKIPPED)
-    if since is not None:
-        skipped = skipped.filter(finished_at__gte=_aware(since))
-    if until is not None:
-        skipped = skipped.filter(finished_at__lt=_aware(until))
-    if category:
-        skipped = skipped.filter(task__prompt__category=category)
-    if split:
-        skipped = skipped.filter(task__prompt__split=split)
+    skipped = _filtered(
+        skipped, "finished_at", since=since, until=until, category=category, split=split
+    )
     return dict(skipped.values_list("labeler_id").annotate(n=Count("id")).order_by())
 
 

@@ -287,7 +287,8 @@ class RankingTask(models.Model):
     # Why this prompt was put to labelers: the generate job's selection policy ("random",
     # "rm_spread", "rm_disagreement") and the prompt's score under it (spread: smaller = the
     # reward model less sure; disagreement: larger = its checkpoints disagree more).
-    selection_policy = models.CharField(max_length=32, blank=True, default="")
+    # db_default: rows written by plain SQL (bulk loads, the labeling benchmark) get it too
+    selection_policy = models.CharField(max_length=32, blank=True, default="", db_default="")
     selection_score = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import task_views, training_views, views
+from . import evaluation_views, task_views, training_views, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -15,6 +15,7 @@ router.register("demonstrations", views.DemonstrationViewSet, basename="demonstr
 router.register("checkpoints", training_views.CheckpointViewSet, basename="checkpoint")
 router.register("jobs", training_views.TrainingJobViewSet, basename="job")
 router.register("snapshots", training_views.SnapshotViewSet, basename="snapshot")
+router.register("evaluations", evaluation_views.CampaignViewSet, basename="evaluation")
 
 urlpatterns = [
     path("v1/health/", views.health, name="api-health"),

@@ -7,7 +7,6 @@ import datetime as dt
 from functools import lru_cache
 
 import plotly.graph_objects as go
-import plotly.io as pio
 import plotly.offline
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -15,13 +14,13 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from labeling import roles
 from labeling.models import Project, Prompt, RankingItem, RankingTask
 from labeling.quality import agreement, screening
 from labeling.quality.consensus import consensus_ranks
+from preflab.charts import chart
 
 SORTABLE = {
     "username": "Labeler",
@@ -44,14 +43,6 @@ def plotly_js(request):
     response = HttpResponse(_plotly_js(), content_type="application/javascript")
     response["Cache-Control"] = "public, max-age=86400"
     return response
-
-
-def _chart(figure: go.Figure, div_id: str) -> str:
-    figure.update_layout(margin={"l": 50, "r": 20, "t": 40, "b": 40}, height=340)
-    html = pio.to_html(
-        figure, include_plotlyjs=False, full_html=False, div_id=div_id, config={"responsive": True}
-    )
-    return mark_safe(html)  # noqa: S308 - plotly's own output from our numbers
 
 
 def _filters(request) -> dict:
@@ -105,10 +96,10 @@ def charts(data: dict) -> dict:
     )
     pairs.update_layout(title="Agreement between labeler pairs")
     return {
-        "throughput": _chart(throughput, "chart-throughput"),
-        "agreement": _chart(over_time, "chart-agreement"),
-        "flags": _chart(flags, "chart-flags"),
-        "pairs": _chart(pairs, "chart-pairs"),
+        "throughput": chart(throughput, "chart-throughput"),
+        "agreement": chart(over_time, "chart-agreement"),
+        "flags": chart(flags, "chart-flags"),
+        "pairs": chart(pairs, "chart-pairs"),
     }
 
 

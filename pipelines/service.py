@@ -10,8 +10,9 @@ Each stage but ``rank`` is a real training job (``training.jobs.create_job``, en
 commit). Lineage, as in InstructGPT: SFT starts from the pipeline's base; generate samples
 from the current policy (the SFT model in round 1, the previous round's PPO policy after);
 the RM and PPO start from the SFT checkpoint (PPO's reference model is SFT too) and PPO is
-trained against this round's RM; evaluate compares the new policy with its parent (SFT),
-judged by this round's RM. ``rank`` waits until every generated task has its overlap of
+trained against this round's RM; evaluate compares the new policy with the one the round
+sampled from (SFT in round 1, the previous round's policy after: round over round), judged
+by this round's RM. ``rank`` waits until every generated task has its overlap of
 rankings: simulated labelers fill them at once (``labeling.demo.simulation.rank_tasks``),
 people take their time.
 
@@ -34,7 +35,7 @@ from django.utils import timezone
 
 from labeling.errors import ServiceError
 from labeling.models import Prompt, Ranking, RankingTask
-from training import jobs, lifecycle
+from training import jobs, lifecycle, presets
 from training.models import Checkpoint, TrainingJob
 
 from .models import Pipeline, PipelineStage
@@ -44,8 +45,10 @@ Kind = PipelineStage.Kind
 # plain strings (a TextChoices member hashes by its name, so it would not find a stage's
 # kind read from the database in a dict)
 LOOP = ("generate", "rank", "rm", "ppo", "evaluate")
-# the keys of a pipeline's config: each job stage's config, and the simulated labelers'
-CONFIG_KEYS = ("sft", "generate", "rm", "ppo", "evaluate", "simulation")
+JOB_STAGES = ("sft", "generate", "rm", "ppo", "evaluate")
+# the keys of a pipeline's config: each job stage's config, the simulated labelers', and the
+# size preset the job configs were filled from (training.presets)
+CONFIG_KEYS = (*JOB_STAGES, "simulation", "preset")
 MAX_ROUNDS = 20
 # How many simulated labelers rank generated tasks (a task takes at most its overlap of them).
 SIMULATED_LABELERS = 3
@@ -76,10 +79,15 @@ def start_pipeline(
     rounds: int = 1,
     base: Checkpoint | None = None,
     config: dict | None = None,
+    preset: str | None = None,
     user=None,
     mode: str = Pipeline.Mode.LOOP,
 ) -> Pipeline:
     """A new running pipeline; refused while another one of the project runs.
+
+    Each job stage's config is ``config[kind]`` over the values of the size preset
+    (``preset``, else ``config["preset"]``, else ``quick`` on a CPU and ``full`` on a GPU: see
+    ``training.presets``); the pipeline keeps the filled-in configs, so it shows what ran.
 
     ``mode="retrain"``: RM → PPO → generate, the RM and PPO started from ``base`` (an SFT or
     base checkpoint); the rankings are the project's, the next tasks are left to labelers.
@@ -94,6 +102,7 @@ def start_pipeline(
     if unknown:
         known = ", ".join(CONFIG_KEYS)
         raise PipelineError("config", f"unknown key {unknown[0]!r} (known: {known})")
+    config = _sized(config, preset)
     first = "sft" if mode == Pipeline.Mode.LOOP else "rm"
     if base is not None and base.kind not in jobs.BASE_KINDS[first]:
         raise PipelineError("base", f"checkpoint {base.pk} is a {base.kind} checkpoint")
@@ -114,6 +123,17 @@ def start_pipeline(
     except IntegrityError:  # another driver started one between the check and the insert
         _refuse_if_running(project)
         raise
+
+
+def _sized(config: dict, preset: str | None) -> dict:
+    preset = preset or config.get("preset") or presets.default_preset()
+    if preset not in presets.NAMES:
+        raise PipelineError("preset", f"{preset!r} is not one of {', '.join(presets.NAMES)}")
+    for kind in JOB_STAGES:
+        if not isinstance(config.get(kind, {}), dict):
+            raise PipelineError("config", f"{kind}: expected an object of job settings")
+        config[kind] = presets.sized(preset, kind, config.get(kind))
+    return config | {"preset": preset}
 
 
 def _refuse_if_running(project, *, but=None) -> None:
@@ -281,6 +301,9 @@ def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
             )
         elif kind == Kind.EVALUATE:
             job_config.setdefault("split", "validation")
+            # round over round: the new policy against the one this round sampled from
+            # (SFT in round 1, the previous round's policy after)
+            job_config["baseline_checkpoint"] = _policy_for(pipeline, round_).pk
         with transaction.atomic():
             job = None
             if kind != Kind.RANK:
@@ -323,6 +346,7 @@ def _check(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
             PipelineStage.Status.SUCCEEDED,
             output=job.output_checkpoint,
             metrics=stage_metrics(pipeline, stage, job),
+            note="",  # the progress note ("job 4 running, 88%") is stale once it is done
         )
     if job.status in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
         reason = (job.error.strip().splitlines() or [""])[0] or "no reason recorded"

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "labeling",
     "training",
     "pipelines",
+    "evaluations",
     "api",
 ]
 
@@ -195,6 +196,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "training.run_training_job": {"queue": "training"},
     "training.run_generation_job": {"queue": "generation"},
+    # loads a reward model: the training workers' work, not the web's default queue
+    "evaluations.score_campaign": {"queue": "training"},
 }
 CELERY_TASK_ACKS_LATE = True
 # A message whose pool process died (SIGKILL, out of memory) goes back to the queue.
@@ -205,6 +208,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.expire_leases", "schedule": 60.0},
     "requeue-stale-jobs": {"task": "training.requeue_stale_jobs", "schedule": 30.0},
+    # evaluation campaigns whose generation job failed (a success moves them at once)
+    "advance-campaigns": {"task": "evaluations.advance_campaigns", "schedule": 60.0},
     # retrain pipelines started by a project's retraining schedule have no command polling
     # them; each project's own schedules are PeriodicTasks written by pipelines.retraining
     "advance-retraining": {"task": "pipelines.advance_chains", "schedule": 30.0},

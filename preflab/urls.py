@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/", include("api.urls")),
     # before the dashboard's own urls: "training" would otherwise read as a project's slug
     path("dashboard/training/", include("pipelines.urls")),
+    path("dashboard/<slug:slug>/evaluations/", include("evaluations.urls")),
     path("dashboard/", include("labeling.dashboard_urls")),
     path("", include("labeling.urls")),
 ]

@@ -25,6 +25,14 @@ def real_services(settings):
     pytest.skip("needs the PostgreSQL + Redis setup of `make test`")
 
 
+@pytest.fixture(scope="session")
+def tiny_path(tmp_path_factory):
+    """The tiny local model (training/engine/tiny.py), built once per test session."""
+    from training.engine.tiny import tiny_model_dir
+
+    return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
+
+
 @pytest.fixture
 def project(db):
     from labeling.models import Project

@@ -32,13 +32,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny_path(tmp_path_factory):
-    from training.engine.tiny import tiny_model_dir
-
-    return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
-
-
 def require_services():
     if connection.vendor != "postgresql":
         if os.environ.get("PREFLAB_REQUIRE_SERVICES") == "1":

@@ -26,13 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SMALL = {"sft": {"epochs": 1, "batch_size": 4, "max_length": 64, "learning_rate": 1e-3}}
 
 
-@pytest.fixture(scope="session")
-def tiny_path(tmp_path_factory):
-    from training.engine.tiny import tiny_model_dir
-
-    return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
-
-
 @pytest.fixture
 def artifacts(tmp_path, settings):
     settings.PREFLAB_ARTIFACTS_DIR = tmp_path / "artifacts"

@@ -168,6 +168,7 @@ def test_two_rounds_with_human_labelers_and_lineage(
         pipeline = service.advance(pipeline)
         rank.refresh_from_db()
         assert rank.status == "succeeded" and rank.metrics["rankings"] == 4.0
+        assert not stage_of(pipeline, "sft", 0).note  # no stale "job 1 running, 80%"
         rm_stage = stage_of(pipeline, "rm", round_)
         assert rm_stage.parent == sft and rm_stage.job.base_checkpoint == sft
         finish(rm_stage, tmp_path)
@@ -181,7 +182,10 @@ def test_two_rounds_with_human_labelers_and_lineage(
         policy = stage_of(pipeline, "ppo", round_).output
         evaluate = stage_of(pipeline, "evaluate", round_)
         assert evaluate.job.kind == "evaluate" and evaluate.job.base_checkpoint == policy
-        assert evaluate.job.config["parent_model"] == sft.path
+        # round over round: against the policy this round sampled from
+        baseline = sft if round_ == 1 else stage_of(pipeline, "ppo", round_ - 1).output
+        assert evaluate.job.config["baseline_checkpoint"] == baseline.pk
+        assert evaluate.job.config["parent_model"] == baseline.path
         assert evaluate.job.config["reward_model"] == rm.path
         assert evaluate.job.snapshot.options["split"] == "validation"
         finish(evaluate, tmp_path)

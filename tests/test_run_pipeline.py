@@ -25,13 +25,6 @@ from .pipeline_world import TINY_STAGES, marker_project
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session")
-def tiny_path(tmp_path_factory):
-    from training.engine.tiny import tiny_model_dir
-
-    return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
-
-
 def start_worker(tmp_path):
     db = settings.DATABASES["default"]
     env = dict(

@@ -26,6 +26,7 @@ from labeling.models import Prompt, Response
 from . import lifecycle
 from .models import Checkpoint, TrainingJob
 from .runner import JobStopped, execute, is_number
+from .signals import responses_generated
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ BASE_KINDS = {
 # _prompt_snapshot_options)
 JOB_KEYS = {
     "split", "max_prompts", "prompt_ids", "create_tasks", "processes", "accelerate_config",
-    "second_reward_checkpoint",
+    "second_reward_checkpoint", "baseline_checkpoint",
 }  # fmt: skip
 # Keys the platform fills from checkpoints and the job folder.
 MODEL_KEY = {"sft": "model", "rm": "model", "ppo": "policy", "generate": "model"}
@@ -274,14 +275,26 @@ def create_job(
 
 
 def _evaluation_parent(base: Checkpoint | None, config: dict) -> None:
-    """An evaluate job compares its policy with the checkpoint the policy started from (its
-    ``parent``): recorded in the config as a folder, as PPO's reward model is."""
+    """An evaluate job compares its policy with a baseline: the checkpoint the policy started
+    from (its ``parent``), or the one named by ``baseline_checkpoint`` (a pipeline compares
+    each round's policy with the previous round's). Recorded in the config as a folder, as
+    PPO's reward model is."""
     if base is None:
         raise JobError("base_checkpoint", "an evaluate job needs the policy to evaluate")
-    if base.parent is None:
-        raise JobError("base_checkpoint", f"checkpoint {base.pk} has no parent to compare with")
-    _check_checkpoint(base.parent, "base_checkpoint", ("base", "sft", "policy"), "the baseline")
-    config["parent_model"] = base.parent.path
+    pk = config.get("baseline_checkpoint")
+    if pk is None:
+        baseline = base.parent
+        if baseline is None:
+            raise JobError("base_checkpoint", f"checkpoint {base.pk} has no parent to compare with")
+    else:
+        if isinstance(pk, bool) or not isinstance(pk, int):
+            raise JobError("baseline_checkpoint", "a checkpoint id")
+        baseline = Checkpoint.objects.filter(pk=pk).first()
+        if baseline is None:
+            raise JobError("baseline_checkpoint", f"no checkpoint {pk}")
+    field = "base_checkpoint" if pk is None else "baseline_checkpoint"
+    _check_checkpoint(baseline, field, ("base", "sft", "policy"), "the baseline")
+    config["parent_model"] = baseline.path
 
 
 def _prompt_snapshot_options(config: dict, given) -> dict:
@@ -495,6 +508,7 @@ def register_generated(job, config, rows) -> None:
     # some prompts (and marks each row with the policy and the prompt's score)
     by_prompt: dict[int, list[Response]] = {}
     chosen: dict[int, dict] = {}
+    answers: list[tuple[int, int]] = []
     for i, row in enumerate(rows):
         prompt = prompts[row.get("prompt_index", i // config.k)]
         by_prompt.setdefault(prompt.pk, [])
@@ -514,6 +528,8 @@ def register_generated(job, config, rows) -> None:
             response.save(update_fields=["checkpoint_id"])
         if response not in by_prompt[prompt.pk]:
             by_prompt[prompt.pk].append(response)
+        answers.append((prompt.pk, response.pk))
+    responses_generated.send(sender=TrainingJob, job=job, answers=answers)
     project = job.project
     if job.config.get("create_tasks", True):
         for prompt in prompts:

@@ -96,7 +96,7 @@ def read_records(path):
 # --- field parsing ---------------------------------------------------------------------------
 
 
-def _text(record, name, *, required=True) -> str:
+def text_field(record, name, *, required=True) -> str:
     value = record.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -117,17 +117,17 @@ def _messages(value, name="messages") -> list[dict]:
     return clean_messages(value, name)
 
 
-def _prompt_fields(record) -> tuple[str, list | None]:
+def prompt_fields(record) -> tuple[str, list | None]:
     """(text, messages) from a record's `prompt` (string or message list) or `messages`."""
     if "messages" in record:
         return "", _messages(record["messages"])
     prompt = record.get("prompt")
     if isinstance(prompt, list):
         return "", _messages(prompt, "prompt")
-    return _text(record, "prompt"), None
+    return text_field(record, "prompt"), None
 
 
-def _completion_text(value, name) -> str:
+def completion_text(value, name) -> str:
     """A response given as a string, or as TRL's conversational [{"role": "assistant", ...}]."""
     if isinstance(value, list):
         if not value or not isinstance(value[-1], dict) or value[-1].get("role") != "assistant":
@@ -150,7 +150,7 @@ def _user_id(record) -> str:
     return value.strip()
 
 
-def _category(record) -> str:
+def category_field(record) -> str:
     """A category as files write it ("Open QA", "open_qa"); PromptBook checks it."""
     value = record.get("category") or "other"
     return str(value).strip().lower().replace(" ", "_")
@@ -172,7 +172,7 @@ PROMPT_FIELDS = {"text": "prompt", "source_user": "user_id", "external_id": "id"
 RESPONSE_FIELDS = {"text": "response", "model_name": "model"}
 
 
-def _prompt(book, text, messages, **fields):
+def book_prompt(book, text, messages, **fields):
     """PromptBook.get_or_create; a refusal names the file's field. Duplicates and capped
     rows are let through to be counted."""
     try:
@@ -191,15 +191,15 @@ class PromptRows:
         self.book = PromptBook(project)
 
     def __call__(self, record) -> None:
-        text, messages = _prompt_fields(record)
+        text, messages = prompt_fields(record)
         external_id = record.get("id", "")
         external_id = "" if external_id is None else str(external_id)
-        _prompt(
+        book_prompt(
             self.book,
             text,
             messages,
             source_user=_user_id(record),
-            category=_category(record),
+            category=category_field(record),
             external_id=external_id,
             metadata=_metadata(record),
             reuse_identical=False,
@@ -213,7 +213,7 @@ class ResponseRows:
         self.project = project
         self.book = PromptBook(project)
 
-    def _prompt(self, record):
+    def prompt_of(self, record):
         if "prompt_id" in record and record["prompt_id"] not in (None, ""):
             ref = str(record["prompt_id"])
             prompt = Prompt.objects.filter(project=self.project, external_id=ref).first()
@@ -222,20 +222,20 @@ class ResponseRows:
             if prompt is None:
                 raise RowError("prompt_id", f"no prompt {ref!r} in project {self.project.slug}")
             return prompt
-        text, messages = _prompt_fields(record)
+        text, messages = prompt_fields(record)
         try:
-            prompt = _prompt(self.book, text, messages, category=_category(record))
+            prompt = book_prompt(self.book, text, messages, category=category_field(record))
         except DuplicatePrompt:
             raise RowError("prompt", "shares its prefix with a different prompt (dedup)") from None
         return prompt
 
     def __call__(self, record) -> None:
-        text = _text(record, "response")
+        text = text_field(record, "response")
         model = record.get("model", "")
         if not isinstance(model, str):
             raise RowError("model", "must be a string")
         try:
-            add_response(self._prompt(record), text, model_name=model)
+            add_response(self.prompt_of(record), text, model_name=model)
         except DuplicateResponse:
             raise SkipRow() from None
         except ResponseError as exc:
@@ -279,12 +279,12 @@ class ComparisonRows:
 
     def _parse(self, record):
         if "prompt" in record or "messages" in record:
-            text, messages = _prompt_fields(record)
-            chosen = _completion_text(record.get("chosen"), "chosen")
-            rejected = _completion_text(record.get("rejected"), "rejected")
+            text, messages = prompt_fields(record)
+            chosen = completion_text(record.get("chosen"), "chosen")
+            rejected = completion_text(record.get("rejected"), "rejected")
             return text, messages, chosen, rejected
-        chosen_dialogue = _text(record, "chosen")
-        rejected_dialogue = _text(record, "rejected")
+        chosen_dialogue = text_field(record, "chosen")
+        rejected_dialogue = text_field(record, "rejected")
         chosen_prefix, chosen = split_hh_dialogue(chosen_dialogue, "chosen")
         rejected_prefix, rejected = split_hh_dialogue(rejected_dialogue, "rejected")
         if chosen_prefix != rejected_prefix:
@@ -297,8 +297,8 @@ class ComparisonRows:
         text, messages, chosen, rejected = self._parse(record)
         if chosen == rejected:
             raise RowError("rejected", "is identical to chosen")
-        prompt = _prompt(
-            self.book, text, messages, source_user=_user_id(record), category=_category(record)
+        prompt = book_prompt(
+            self.book, text, messages, source_user=_user_id(record), category=category_field(record)
         )
         _record(self.project, prompt, [chosen, rejected], [1, 2], self.labeler)
 
@@ -321,11 +321,11 @@ class RankingRows:
         self.labelers = {}
 
     def __call__(self, record) -> None:
-        text, messages = _prompt_fields(record)
+        text, messages = prompt_fields(record)
         responses = record.get("responses")
         if not isinstance(responses, list) or not MIN_K <= len(responses) <= MAX_K:
             raise RowError("responses", f"must be a list of {MIN_K} to {MAX_K} responses")
-        texts = [_completion_text(r, f"responses[{i}]") for i, r in enumerate(responses)]
+        texts = [completion_text(r, f"responses[{i}]") for i, r in enumerate(responses)]
         if len(set(texts)) != len(texts):
             raise RowError("responses", "the same response text appears twice")
         ranks = record.get("ranks")
@@ -343,8 +343,8 @@ class RankingRows:
             raise RowError("labeler", "must be a string")
         if name not in self.labelers:
             self.labelers[name] = source_labeler(name)
-        prompt = _prompt(
-            self.book, text, messages, source_user=_user_id(record), category=_category(record)
+        prompt = book_prompt(
+            self.book, text, messages, source_user=_user_id(record), category=category_field(record)
         )
         _record(self.project, prompt, texts, ranks, self.labelers[name], likert)
 
@@ -359,6 +359,15 @@ IMPORTERS = {
 
 def run_import(kind: str, path, project_slug: str, *, skip_invalid=False, **options):
     """Import one file in one transaction; return the summary or raise ImportFailed."""
+    if kind in {"comparisons", "rankings"}:
+        options.setdefault("labeler", Path(path).name.split(".")[0])
+    return import_rows(IMPORTERS[kind], path, project_slug, skip_invalid=skip_invalid, **options)
+
+
+def import_rows(rows, path, project_slug: str, *, skip_invalid=False, **options):
+    """Import one file in one transaction with ``rows(project, **options)``, a callable that
+    takes each record (other apps' importers use it too); returns the summary or raises
+    ImportFailed naming ``file:line: field``."""
     path = Path(path)
     if not path.exists():
         raise ImportFailed(f"{path}: no such file")
@@ -368,26 +377,36 @@ def run_import(kind: str, path, project_slug: str, *, skip_invalid=False, **opti
             project, _ = projects.get_or_create_project(project_slug)
         except projects.ProjectError as exc:
             raise ImportFailed(f"--project: {exc.message}") from exc
-        if kind in {"comparisons", "rankings"}:
-            options.setdefault("labeler", path.name.split(".")[0])
-        handle_row = IMPORTERS[kind](project, **options)
-        for line, record in read_records(path):
-            summary.read += 1
-            try:
-                if isinstance(record, RowError):
-                    raise record
-                # A savepoint per row: a skipped row leaves no half-written rows behind.
-                with transaction.atomic():
-                    handle_row(record)
-                summary.created += 1
-            except PromptCapped:
-                summary.capped += 1
-            except (SkipRow, DuplicatePrompt):
-                summary.duplicates += 1
-            except ServiceError as exc:  # a RowError, or any service's refusal of the row
-                message = f"{path}:{line}: {exc.field}: {exc.message}"
-                if not skip_invalid:
-                    raise ImportFailed(message) from exc
-                summary.invalid += 1
-                summary.problems.append(message)
+        try:
+            handle_row = rows(project, **options)
+        except ServiceError as exc:
+            raise ImportFailed(f"--{exc.field}: {exc.message}") from exc
+        line = 0
+        try:
+            for line, record in read_records(path):
+                _import_row(handle_row, record, line, path, summary, skip_invalid)
+        except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+            # a corrupt gzip, bytes that are not UTF-8: the file, not a row, is at fault
+            raise ImportFailed(f"{path}:{line + 1}: file: cannot be read ({exc})") from exc
     return summary
+
+
+def _import_row(handle_row, record, line, path, summary, skip_invalid) -> None:
+    summary.read += 1
+    try:
+        if isinstance(record, RowError):
+            raise record
+        # A savepoint per row: a skipped row leaves no half-written rows behind.
+        with transaction.atomic():
+            handle_row(record)
+        summary.created += 1
+    except PromptCapped:
+        summary.capped += 1
+    except (SkipRow, DuplicatePrompt):
+        summary.duplicates += 1
+    except ServiceError as exc:  # a RowError, or any service's refusal of the row
+        message = f"{path}:{line}: {exc.field}: {exc.message}"
+        if not skip_invalid:
+            raise ImportFailed(message) from exc
+        summary.invalid += 1
+        summary.problems.append(message)

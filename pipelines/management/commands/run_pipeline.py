@@ -8,6 +8,7 @@ from labeling.demo.simulation import PREFERENCE_RULE
 from labeling.errors import ServiceError
 from pipelines import service
 from pipelines.models import Pipeline
+from training import presets
 from training.management.job_command import checkpoint_of, project_of
 
 
@@ -37,6 +38,13 @@ class Command(BaseCommand):
             "--config",
             help='JSON file of job configs per stage: {"sft": {...}, "generate": {...}, "rm": '
             '{...}, "ppo": {...}, "evaluate": {...}, "simulation": {"labelers": 3, ...}}',
+        )
+        parser.add_argument(
+            "--preset",
+            choices=presets.NAMES,
+            help="job sizes: quick (a laptop CPU: short samples, 8 small PPO steps; minutes with "
+            "the demo model) or full (the engine's defaults, for a GPU); default: quick without "
+            "a GPU, full with one. --config values win over the preset's",
         )
         parser.add_argument(
             "--resume",
@@ -110,6 +118,7 @@ class Command(BaseCommand):
             rounds=options["rounds"],
             base=checkpoint_of(options["base"], "--base"),
             config=config,
+            preset=options["preset"],
         )
 
     def _show_changes(self, pipeline, shown: dict) -> None:

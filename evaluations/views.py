@@ -74,9 +74,10 @@ def report_charts(document: dict) -> dict:
             },
         )
     )
-    win.add_hline(y=0.5, line_dash="dash", annotation_text="as good as the baseline")
+    win.add_hline(y=0.5, line_dash="dash")  # as good as the baseline
     win.update_layout(
-        title=f"Win rate against {document['baseline']} (95 % CI)", yaxis_range=[0, 1]
+        title=f"Win rate against {document['baseline']} (95 % CI; dashed: a tie)",
+        yaxis_range=[0, 1],
     )
     names = list(document["models"])
     bt = go.Figure(

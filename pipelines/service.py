@@ -48,7 +48,10 @@ LOOP = ("generate", "rank", "rm", "ppo", "evaluate")
 JOB_STAGES = ("sft", "generate", "rm", "ppo", "evaluate")
 # the keys of a pipeline's config: each job stage's config, the simulated labelers', and the
 # size preset the job configs were filled from (training.presets)
-CONFIG_KEYS = (*JOB_STAGES, "simulation", "preset")
+CONFIG_KEYS = (*JOB_STAGES, "simulation", "preset", "human_evaluation")
+# "human_evaluation": {...} opens a blind campaign, new policy against its baseline, after each
+# evaluate stage (evaluations.campaigns.create_campaign's settings)
+HUMAN_EVALUATION_KEYS = ("split", "max_prompts", "format", "overlap", "max_new_tokens")
 MAX_ROUNDS = 20
 # How many simulated labelers rank generated tasks (a task takes at most its overlap of them).
 SIMULATED_LABELERS = 3
@@ -103,6 +106,7 @@ def start_pipeline(
         known = ", ".join(CONFIG_KEYS)
         raise PipelineError("config", f"unknown key {unknown[0]!r} (known: {known})")
     config = _sized(config, preset)
+    _check_human_evaluation(config.get("human_evaluation"))
     first = "sft" if mode == Pipeline.Mode.LOOP else "rm"
     if base is not None and base.kind not in jobs.BASE_KINDS[first]:
         raise PipelineError("base", f"checkpoint {base.pk} is a {base.kind} checkpoint")
@@ -134,6 +138,17 @@ def _sized(config: dict, preset: str | None) -> dict:
             raise PipelineError("config", f"{kind}: expected an object of job settings")
         config[kind] = presets.sized(preset, kind, config.get(kind))
     return config | {"preset": preset}
+
+
+def _check_human_evaluation(wanted) -> None:
+    if wanted is None:
+        return
+    if not isinstance(wanted, dict):
+        raise PipelineError("human_evaluation", "expected an object of campaign settings")
+    unknown = sorted(set(wanted) - set(HUMAN_EVALUATION_KEYS))
+    if unknown:
+        known = ", ".join(HUMAN_EVALUATION_KEYS)
+        raise PipelineError("human_evaluation", f"unknown key {unknown[0]!r} (known: {known})")
 
 
 def _refuse_if_running(project, *, but=None) -> None:
@@ -341,12 +356,15 @@ def _check(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
         return _check_rank(pipeline, stage)
     job = TrainingJob.objects.get(pk=stage.job_id)
     if job.status == TrainingJob.Status.SUCCEEDED:
+        note = ""  # the progress note ("job 4 running, 88%") is stale once it is done
+        if stage.kind == Kind.EVALUATE and pipeline.config.get("human_evaluation") is not None:
+            note = _open_human_evaluation(pipeline, stage, job)
         return _finish_stage(
             stage,
             PipelineStage.Status.SUCCEEDED,
             output=job.output_checkpoint,
             metrics=stage_metrics(pipeline, stage, job),
-            note="",  # the progress note ("job 4 running, 88%") is stale once it is done
+            note=note,
         )
     if job.status in (TrainingJob.Status.FAILED, TrainingJob.Status.CANCELLED):
         reason = (job.error.strip().splitlines() or [""])[0] or "no reason recorded"
@@ -357,6 +375,34 @@ def _check(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
         PipelineStage.objects.filter(pk=stage.pk).update(note=progress)
         stage.note = progress
     return stage
+
+
+def _open_human_evaluation(pipeline: Pipeline, stage: PipelineStage, job: TrainingJob) -> str:
+    """A blind campaign, the round's new policy against its baseline, for labelers to judge
+    beside the RM's verdict. The pipeline does not wait for it: people take days. A refusal
+    (say, no test prompts) is noted on the stage, not a failure of the loop."""
+    from evaluations import campaigns
+
+    wanted = dict(pipeline.config["human_evaluation"])
+    generation = {}
+    if "max_new_tokens" in wanted:
+        generation["max_new_tokens"] = wanted.pop("max_new_tokens")
+    baseline = Checkpoint.objects.get(pk=job.config["baseline_checkpoint"])
+    name = f"pipeline-{pipeline.pk}-round-{stage.round}"
+    try:
+        campaigns.create_campaign(
+            pipeline.project,
+            name,
+            [{"checkpoint": baseline}, {"checkpoint": stage.parent}],
+            generation=generation,
+            user=pipeline.created_by,
+            **wanted,
+        )
+    except ServiceError as exc:
+        if not pipeline.project.evaluation_campaigns.filter(name=name).exists():
+            return f"human evaluation not opened: {exc.field}: {exc.message}"
+        # another driver of the pipeline opened it a moment ago
+    return f"human evaluation opened: campaign {name}"
 
 
 # --- the rank stage ------------------------------------------------------------------------

@@ -221,6 +221,16 @@ def test_an_evaluate_job_needs_a_reward_model_and_a_parent(campaign, base, tmp_p
         jobs.create_job(campaign, "evaluate", {}, base=orphan, enqueue=False)
     with pytest.raises(jobs.JobError, match="base_checkpoint: checkpoint .* has no parent"):
         jobs.create_job(campaign, "evaluate", {}, base=orphan, reward=rm, enqueue=False)
+    # a named baseline stands in for the parent; it must be a policy-like checkpoint
+    against = {"baseline_checkpoint": base.pk}
+    job = jobs.create_job(campaign, "evaluate", against, base=orphan, reward=rm, enqueue=False)
+    assert job.config["parent_model"] == base.path
+    for value, message in ((rm.pk, "is a rm checkpoint"), (10**6, "no checkpoint"), ("1", "id")):
+        with pytest.raises(jobs.JobError, match=f"baseline_checkpoint: .*{message}"):
+            jobs.create_job(
+                campaign, "evaluate", {"baseline_checkpoint": value}, base=orphan, reward=rm,
+                enqueue=False,
+            )  # fmt: skip
 
 
 def test_a_stage_whose_job_is_refused_fails_with_the_reason(campaign, base):
@@ -264,3 +274,47 @@ def test_simulated_labelers_fill_the_open_slots_of_the_new_tasks(campaign, base,
     assert [t.n_held for t in RankingTask.objects.filter(pk__in=[t.pk for t in tasks])] == [
         1, 2, 2
     ]  # fmt: skip
+
+
+def _through_evaluate(pipeline, tmp_path):
+    """Drive a simulated pipeline to its end, finishing each job as a worker would."""
+    for _ in range(10):
+        pipeline = service.advance(pipeline)
+        stage = service.current_stage(pipeline)
+        if pipeline.status != "running" or stage.job is None:
+            continue
+        if stage.job.status == "queued":
+            finish(stage, tmp_path, tasks=2)
+    return service.advance(pipeline)
+
+
+def test_a_pipeline_can_open_a_blind_human_evaluation_of_each_round(campaign, base, tmp_path):
+    from evaluations.models import Campaign
+
+    test_prompts = Prompt.objects.filter(project=campaign).order_by("id")[:2]
+    Prompt.objects.filter(pk__in=[p.pk for p in test_prompts]).update(split="test")
+    pipeline = service.start_pipeline(
+        campaign, base=base, config={"human_evaluation": {"overlap": 2, "max_new_tokens": 16}}
+    )
+    pipeline = _through_evaluate(pipeline, tmp_path)
+    assert pipeline.status == "succeeded"
+    evaluate = stage_of(pipeline, "evaluate", 1)
+    opened = Campaign.objects.get(name=f"pipeline-{pipeline.pk}-round-1")
+    assert evaluate.note == f"human evaluation opened: campaign {opened.name}"
+    sft, policy = stage_of(pipeline, "sft", 0).output, stage_of(pipeline, "ppo", 1).output
+    assert [c.checkpoint for c in opened.contestants.all()] == [sft, policy]
+    assert opened.overlap == 2 and opened.split == "test"
+    assert {c.generation_job.config["max_new_tokens"] for c in opened.contestants.all()} == {16}
+
+
+def test_a_refused_human_evaluation_is_noted_not_fatal(campaign, base, tmp_path):
+    from evaluations.models import Campaign
+
+    pipeline = service.start_pipeline(campaign, base=base, config={"human_evaluation": {}})
+    pipeline = _through_evaluate(pipeline, tmp_path)
+    assert pipeline.status == "succeeded"  # the project has no test prompts
+    assert stage_of(pipeline, "evaluate", 1).note.startswith("human evaluation not opened: split")
+    assert not Campaign.objects.exists()
+    with pytest.raises(service.PipelineError) as refused:
+        service.start_pipeline(campaign, config={"human_evaluation": {"judges": 3}})
+    assert refused.value.field == "human_evaluation"

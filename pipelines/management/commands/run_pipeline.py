@@ -47,6 +47,13 @@ class Command(BaseCommand):
             "a GPU, full with one. --config values win over the preset's",
         )
         parser.add_argument(
+            "--human-evaluation",
+            action="store_true",
+            help="after each evaluate stage, also open a blind human evaluation campaign (the "
+            "new policy against its baseline, on the test prompts; settings under "
+            '"human_evaluation" in --config); the pipeline does not wait for it',
+        )
+        parser.add_argument(
             "--resume",
             action="store_true",
             help="continue the project's latest pipeline: a failed one from its failed stage "
@@ -112,6 +119,8 @@ class Command(BaseCommand):
                 config = json.loads(Path(options["config"]).read_text())
             except (OSError, json.JSONDecodeError) as exc:
                 raise CommandError(f"--config: {exc}") from exc
+        if options["human_evaluation"]:
+            config.setdefault("human_evaluation", {})
         return service.start_pipeline(
             project,
             labelers=options["labelers"],

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +21,7 @@ from pipelines.models import PipelineStage
 from preflab.charts import chart
 from training.models import Checkpoint, TrainingJob
 
-from . import campaigns, report
+from . import campaigns, report, tasks
 from .models import Campaign
 
 
@@ -179,6 +180,7 @@ def evaluations_page(request, slug):
         "chosen": chosen,
         "rounds": round_over_round(project),
         "form": CampaignForm(project) if roles.has_role(request.user, project, "admin") else None,
+        "judges": reward_models(project),
     }
     if chosen is not None:
         try:
@@ -203,6 +205,31 @@ def _chosen(all_campaigns, wanted):
         if str(campaign.pk) == wanted:
             return campaign
     return all_campaigns[0] if all_campaigns else None
+
+
+def reward_models(project):
+    """The project's reward models, newest first: the judges a campaign can be scored by."""
+    made_here = TrainingJob.objects.filter(project=project).values("output_checkpoint")
+    return Checkpoint.objects.filter(pk__in=made_here, kind="rm").order_by("-id")
+
+
+@staff_member_required
+@require_POST
+def score(request, slug, campaign_id):
+    """Queue a reward model's scoring of the campaign's answers (project admins); the page
+    then shows its verdicts with ?judge=rm:ID once the worker is done."""
+    project = get_object_or_404(Project, slug=slug)
+    if not roles.has_role(request.user, project, "admin"):
+        raise PermissionDenied("only the project's admins score evaluations")
+    campaign = get_object_or_404(Campaign, project=project, pk=campaign_id)
+    judge = reward_models(project).filter(pk=request.POST.get("judge") or 0).first()
+    if judge is None:
+        messages.error(request, "judge: choose one of the project's reward models")
+        return redirect(f"{reverse('dashboard-evaluations', args=[slug])}?campaign={campaign.pk}")
+    transaction.on_commit(lambda: tasks.score_campaign.delay(campaign.pk, judge.pk))
+    messages.success(request, f"Reward model {judge.pk} is scoring the answers on a worker.")
+    page = reverse("dashboard-evaluations", args=[slug])
+    return redirect(f"{page}?campaign={campaign.pk}&judge=rm:{judge.pk}")
 
 
 @staff_member_required

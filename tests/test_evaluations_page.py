@@ -3,7 +3,7 @@ started from the form (project admins, CSRF), errors shown by field, names escap
 
 from django.urls import reverse
 
-from evaluations.models import Campaign
+from evaluations.models import Campaign, Entry
 from labeling import roles
 
 from .evaluation_world import STRONG, WEAK, answered_prompts
@@ -95,3 +95,40 @@ def test_names_are_escaped(client, project, admin_user, django_capture_on_commit
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>x</b>" not in html
+
+
+def test_an_admin_has_a_reward_model_score_the_answers(
+    client,
+    project,
+    admin_user,
+    reviewer,
+    django_capture_on_commit_callbacks,
+    tmp_path,
+    tiny_path,
+    settings,
+):
+    from training.engine.tiny import untrained_reward_model
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # Celery runs the task here, without a broker
+    from training.models import Checkpoint, TrainingJob
+
+    answered_prompts(project, 3)
+    campaign = _campaign(project, django_capture_on_commit_callbacks)
+    folder = untrained_reward_model(tiny_path, tmp_path / "rm")
+    judge = Checkpoint.objects.create(name="rm", kind="rm", path=str(folder))
+    TrainingJob.objects.create(project=project, kind="rm", output_checkpoint=judge)
+    url = reverse("dashboard-evaluations-score", args=[project.slug, campaign.pk])
+    client.force_login(reviewer)
+    assert client.post(url, {"judge": judge.pk}).status_code == 403
+    roles.grant(admin_user, project, "admin")
+    client.force_login(admin_user)
+    assert 'id="score-form"' in client.get(_page(project)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, {"judge": judge.pk})
+    assert response.status_code == 302 and response.url.endswith(f"judge=rm:{judge.pk}")
+    page = client.get(response.url).content.decode()
+    assert f"Judge rm:{judge.pk}" in page and "agreement with the humans" in page
+    assert all(
+        str(judge.pk) in e.scores for e in Entry.objects.filter(contestant__campaign=campaign)
+    )
+    assert client.post(url, {"judge": 999}).status_code == 302  # refused with a message

@@ -74,16 +74,8 @@ class CampaignViewSet(
     def perform_create(self, serializer):
         data = serializer.validated_data
         permissions.require_role(self.request, data["project"], "admin", "start evaluations")
-        serializer.instance = campaigns.create_campaign(
-            data["project"],
-            data["name"],
-            campaigns.contestant_specs(data["contestants"]),
-            split=data.get("split", "test"),
-            format=data.get("format", Campaign.Format.PAIRWISE),
-            overlap=data.get("overlap", 1),
-            max_prompts=data.get("max_prompts"),
-            generation=data.get("generation") or {},
-            user=self.request.user,
+        serializer.instance = campaigns.create_from_request(
+            data["project"], data, user=self.request.user
         )
 
     @extend_schema(

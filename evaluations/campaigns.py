@@ -120,6 +120,26 @@ def create_campaign(
     return campaign
 
 
+def create_from_request(project, data: dict, *, user=None) -> Campaign:
+    """``create_campaign`` from what the form, the API and the command take: contestants
+    spelled ``checkpoint:ID`` / ``model:NAME``, generation settings in ``generation`` and the
+    answer length cap in ``max_new_tokens``."""
+    generation = dict(data.get("generation") or {})
+    if data.get("max_new_tokens"):
+        generation["max_new_tokens"] = data["max_new_tokens"]
+    return create_campaign(
+        project,
+        data.get("name", ""),
+        contestant_specs(data.get("contestants") or []),
+        split=data.get("split") or "test",
+        format=data.get("format") or Campaign.Format.PAIRWISE,
+        overlap=1 if data.get("overlap") is None else data["overlap"],
+        max_prompts=data.get("max_prompts"),
+        generation=generation,
+        user=user,
+    )
+
+
 def _named(project, contestants, prompt_ids) -> list[tuple[str, Checkpoint | None]]:
     if not isinstance(contestants, list) or not (
         MIN_CONTESTANTS <= len(contestants) <= MAX_CONTESTANTS

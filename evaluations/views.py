@@ -242,19 +242,7 @@ def create(request, slug):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            campaign = campaigns.create_campaign(
-                project,
-                data["name"],
-                campaigns.contestant_specs(data["contestants"]),
-                split=data["split"],
-                format=data["format"],
-                overlap=data["overlap"],
-                max_prompts=data["max_prompts"],
-                generation={"max_new_tokens": data["max_new_tokens"]}
-                if data["max_new_tokens"]
-                else {},
-                user=request.user,
-            )
+            campaign = campaigns.create_from_request(project, data, user=request.user)
         except ServiceError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:

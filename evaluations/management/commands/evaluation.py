@@ -9,6 +9,8 @@ from training.management.job_command import project_of
 
 from ._campaign import campaign_of
 
+CREATE_KEYS = ("name", "split", "format", "overlap", "max_prompts", "max_new_tokens")
+
 
 class Command(BaseCommand):
     help = (
@@ -71,16 +73,5 @@ class Command(BaseCommand):
         )
 
     def _create(self, options) -> Campaign:
-        generation = {}
-        if options["max_new_tokens"]:
-            generation["max_new_tokens"] = options["max_new_tokens"]
-        return campaigns.create_campaign(
-            project_of(options),
-            options["name"],
-            campaigns.contestant_specs(options["contestant"]),
-            split=options["split"],
-            format=options["format"],
-            overlap=options["overlap"],
-            max_prompts=options["max_prompts"],
-            generation=generation,
-        )
+        data = {key: options[key] for key in CREATE_KEYS} | {"contestants": options["contestant"]}
+        return campaigns.create_from_request(project_of(options), data)

@@ -475,6 +475,10 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     metrics = serializers.SerializerMethodField(
         help_text="The metric series: one object a step, {step, name: value, ...}."
     )
+    alarms = serializers.SerializerMethodField(
+        help_text="PPO's reward-hacking alarms: {step, kind (length | kl | over_optimisation "
+        "| stopped), value, message}."
+    )
     created_by = serializers.SlugRelatedField(
         slug_field=get_user_model().USERNAME_FIELD, read_only=True
     )
@@ -485,8 +489,8 @@ class TrainingJobSerializer(serializers.ModelSerializer):
             "id", "project", "kind", "status", "config", "snapshot", "demonstrations_snapshot",
             "base_checkpoint", "reward_checkpoint", "snapshot_options", "pretrain_corpus",
             "output_checkpoint", "rerun_of", "progress", "attempts", "resumed_from_step",
-            "heartbeat_at", "metrics", "log_tail", "worker", "error", "created_by", "created_at",
-            "started_at", "finished_at",
+            "heartbeat_at", "metrics", "alarms", "log_tail", "worker", "error", "created_by",
+            "created_at", "started_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = [
             "id", "status", "demonstrations_snapshot", "output_checkpoint", "rerun_of",
@@ -498,6 +502,10 @@ class TrainingJobSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_metrics(self, job):
         return job.metric_series()
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_alarms(self, job):
+        return job.alarms()
 
     def validate_config(self, value):
         return json_object(value)

@@ -54,7 +54,7 @@ BASE_KINDS = {
 # _prompt_snapshot_options)
 JOB_KEYS = {
     "split", "max_prompts", "prompt_ids", "create_tasks", "processes", "accelerate_config",
-    "second_reward_checkpoint", "baseline_checkpoint",
+    "second_reward_checkpoint", "gold_reward_checkpoint", "baseline_checkpoint",
 }  # fmt: skip
 # Keys the platform fills from checkpoints and the job folder.
 MODEL_KEY = {"sft": "model", "rm": "model", "ppo": "policy", "generate": "model"}
@@ -150,21 +150,33 @@ def _check_run_options(kind: str, config: dict) -> None:
 
 def _second_reward_model(kind: str, config: dict) -> None:
     """rm_disagreement compares the job's reward model with a second one, named by its
-    checkpoint id in ``second_reward_checkpoint``; the engine gets its folder."""
-    config.pop("second_reward_model", None)  # the platform's to fill
-    pk = config.get("second_reward_checkpoint")
-    wanted = kind == "generate" and config.get("selection") == "rm_disagreement"
-    if not wanted:
-        if pk is not None:
-            raise JobError("second_reward_checkpoint", "only rm_disagreement selection takes it")
+    checkpoint id in ``second_reward_checkpoint``; the engine gets its folder. PPO's
+    reward-hacking watch likewise takes a gold RM as ``gold_reward_checkpoint``."""
+    disagreement = kind == "generate" and config.get("selection") == "rm_disagreement"
+    _extra_reward_model(
+        config, "second_reward", disagreement, "only rm_disagreement selection takes it"
+    )
+    _extra_reward_model(config, "gold_reward", kind == "ppo", "only PPO jobs take a gold RM")
+
+
+def _extra_reward_model(config: dict, name: str, wanted: bool, refusal: str) -> None:
+    """``<name>_checkpoint`` (an rm checkpoint id) → the engine's ``<name>_model`` folder."""
+    field = f"{name}_checkpoint"
+    config.pop(f"{name}_model", None)  # the platform's to fill
+    pk = config.get(field)
+    if pk is None:
+        if wanted and name == "second_reward":
+            raise JobError(field, "rm_disagreement needs a checkpoint id")
         return
+    if not wanted:
+        raise JobError(field, refusal)
     if isinstance(pk, bool) or not isinstance(pk, int):
-        raise JobError("second_reward_checkpoint", "rm_disagreement needs a checkpoint id")
-    second = Checkpoint.objects.filter(pk=pk).first()
-    if second is None:
-        raise JobError("second_reward_checkpoint", f"no checkpoint {pk}")
-    _check_checkpoint(second, "second_reward_checkpoint", ("rm",), "the second reward model")
-    config["second_reward_model"] = second.path
+        raise JobError(field, "a checkpoint id")
+    checkpoint = Checkpoint.objects.filter(pk=pk).first()
+    if checkpoint is None:
+        raise JobError(field, f"no checkpoint {pk}")
+    _check_checkpoint(checkpoint, field, ("rm",), f"the {name.replace('_', ' ')} model")
+    config[f"{name}_model"] = checkpoint.path
 
 
 def _check_checkpoint(checkpoint: Checkpoint, field: str, kinds, what: str) -> None:

@@ -204,6 +204,42 @@ class TrainingJob(models.Model):
         rows = self.metric_rows.all()  # prefetched by list views
         return [{"step": row.step, **row.values} for row in sorted(rows, key=lambda r: r.step)]
 
+    def alarms(self) -> list[dict]:
+        """The reward-hacking watch's alarms (training/engine/watch.py), read from the metric
+        series, where the engine logs each as ``alarm/<kind>`` at the step it was raised:
+        [{"step", "kind", "value", "message"}], and a last ``stopped`` one when a stop rule
+        ended the run."""
+        from training.engine.ppo_config import PPOConfig
+        from training.engine.watch import alarm_message
+
+        if self.kind != "ppo":
+            return []
+        # the thresholds the run used: the job's config over the engine's defaults
+        known = {k: v for k, v in self.config.items() if k in PPOConfig.__dataclass_fields__}
+        try:
+            config = PPOConfig(**(known | {"reward_model": "rm"}))
+        except (TypeError, ValueError):
+            config = PPOConfig(reward_model="rm")
+        found = []
+        for row in self.metric_series():
+            for key, value in row.items():
+                if key.startswith("alarm/"):
+                    kind = key.removeprefix("alarm/")
+                    message = alarm_message(kind, value, config)
+                    found.append(
+                        {"step": row["step"], "kind": kind, "value": value, "message": message}
+                    )
+            if "watch/stopped_at_step" in row:
+                found.append(
+                    {
+                        "step": row["step"],
+                        "kind": "stopped",
+                        "value": row["watch/stopped_at_step"],
+                        "message": f"a stop rule ended the run at step {row['step']}",
+                    }
+                )
+        return found
+
 
 class JobMetric(models.Model):
     """One step of a job's metric series. Rows are appended as the job runs (never the whole

@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from training.engine import progress
+from training.engine import progress, watch
 from training.engine.base_model import (
     disable_dropout,
     load_causal_lm,
@@ -50,7 +50,7 @@ from training.engine.base_model import (
 )
 from training.engine.checkpointing import has_state, load_model_weights, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
-from training.engine.data import encode_prompt, prompt_to_messages, read_rows
+from training.engine.data import encode_prompt, prompt_to_messages, read_rows, stop_token_ids
 from training.engine.devices import accelerator_for, fused_ok, main_process_decides
 from training.engine.losses import (
     AdaptiveKLController,
@@ -63,6 +63,7 @@ from training.engine.losses import (
 from training.engine.ppo_config import PPOConfig
 from training.engine.ppo_rollout import (  # noqa: F401  (response_mask: part of this API)
     ValueHead,
+    answer_and_score,
     policy_forward,
     response_mask,
     rollout,
@@ -161,6 +162,24 @@ def make_optimizer(accelerator, config: PPOConfig, models: Models):
         models.policy, ValueHead(models.value), optimizer
     )
     return params, optimizer
+
+
+def watcher(config: PPOConfig, models: Models, prompts: list, tokenizer, device):
+    """look(model) -> (mean length, [proxy score, gold score?]) on the watch prompts, or None
+    when the watch is off. The gold RM is loaded here: only the watch reads it."""
+    if not prompts:
+        return None
+    judges = [models.reward]
+    if config.gold_reward_model:
+        gold = load_reward_model(config.gold_reward_model).to(device)
+        disable_dropout(gold)
+        judges.append(gold.eval().requires_grad_(False))
+    stop_ids = stop_token_ids(models.policy, tokenizer)
+
+    def look(model):
+        return answer_and_score(model, prompts, judges, config, tokenizer, stop_ids)
+
+    return look
 
 
 def kl_controller(config: PPOConfig):
@@ -338,6 +357,14 @@ def train_ppo(
         for p in prompts
     ]
     ptx = encode_pretrain(tokenizer, pretrain_texts or [], config.ptx_max_length)
+    encoded_prompts, watch_prompts = watch.held_out(
+        encoded_prompts, config.watch_prompts, config.seed
+    )
+    look = watcher(config, models, watch_prompts, tokenizer, accelerator.device)
+    sft_look = look(models.ref) if look else None
+    history: list[dict[str, float]] = []  # the looks so far (watch/* and the step's metrics)
+    alarms: list[dict[str, Any]] = []
+    stopped = None
 
     start = resume(accelerator, state_dir, models, optimizer, kl_ctl, config.steps, callback)
     schedule = progress.SaveSchedule(config.save_every, config.save_every_minutes)
@@ -365,10 +392,20 @@ def train_ppo(
         # β moves on the KL of all processes' rollouts, so every process keeps the same β
         kl_ctl.update(metrics["objective/kl"], B * world)
         done = step + 1
+        if look and (done % config.watch_every == 0 or done == config.steps):
+            metrics |= watch.watch_metrics(look(models.policy), sft_look)
+            history.append(metrics)
+        watch.raise_alarms(done, metrics, history, alarms, config)
+        reason = watch.stop_reason(metrics, history, config)
+        if reason:
+            stopped = {"step": done, "reason": reason}
+            metrics["watch/stopped_at_step"] = float(done)
         # reported before the save: a caller that records steps has every step up to a saved
         # one, so a resumed run's series has no gap
         if callback is not None:
             callback(done, config.steps, metrics)
+        if stopped:
+            break  # a stop rule fired: the policy as it is now is the result
         # the last step is followed by the final save; the main process decides (the clock
         # could tell the processes different things)
         if done < config.steps and main_process_decides(accelerator, schedule.due(done)):
@@ -382,6 +419,8 @@ def train_ppo(
         "steps": config.steps,
         "resumed_from_step": start,
         "metrics": metrics,
+        "alarms": alarms,
+        "stopped_early": stopped,
     }
 
 

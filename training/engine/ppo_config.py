@@ -44,6 +44,19 @@ class PPOConfig:
     ptx_batch_size: int = 8  # pretraining texts per mini-batch
     ptx_max_length: int = 256  # tokens per pretraining text
     seed: int = 0  # rollouts, mini-batch order and prompt draws depend on (seed, step, process)
+    # The reward-hacking watch (watch.py): a fixed set of held-out prompts, set aside from the
+    # rollouts, answered greedily by the policy every `watch_every` steps and once by the SFT
+    # model; length, the RM's score (and a gold RM's) compared. Alarms are logged as alarm/*.
+    watch_prompts: int = 8  # held-out prompts (0 = no watch)
+    watch_every: int = 1  # PPO steps between looks
+    gold_reward_model: str = ""  # a second RM, trained on a disjoint half of the rankings
+    length_alarm_ratio: float = 1.5  # alarm when answers are this many times the SFT length
+    kl_alarm: float = 10.0  # alarm when the rollouts' KL to SFT passes this (nats per answer)
+    gold_drop_alarm: float = 0.1  # alarm when the gold score falls this far below its best
+    # while the proxy (the trained-against RM) score is above its first value
+    stop_if_kl_above: float | None = None  # stop the run (saving the policy) past this KL
+    stop_if_gold_drops: float | None = None  # … when the gold score falls this far, proxy up
+    stop_if_length_ratio_above: float | None = None  # … when answers grow this much longer
     # Resumable state (output_dir/state: policy, value model, optimizer, β) is written whenever
     # either of these comes first; a rerun with the same output_dir continues from it.
     save_every: int = 100  # PPO steps between saves; 0 = not by count
@@ -76,7 +89,16 @@ class PPOConfig:
             ptx_max_length=">= 2",  # one token predicts the next
             save_every=">= 0",
             save_every_minutes=">= 0",
+            watch_prompts=">= 0",
+            watch_every=">= 1",
+            length_alarm_ratio="> 0",
+            kl_alarm=">= 0",
+            gold_drop_alarm=">= 0",
         )
+        stops = ("stop_if_kl_above", "stop_if_gold_drops", "stop_if_length_ratio_above")
+        check(self, **{name: ">= 0" for name in stops if getattr(self, name) is not None})
+        if self.stop_if_gold_drops is not None and not self.gold_reward_model:
+            raise ValueError("stop_if_gold_drops: needs gold_reward_model")
         if self.rollouts_per_step % self.mini_batch_size:
             raise ValueError(
                 f"mini_batch_size: must divide rollouts_per_step ({self.rollouts_per_step}), "

@@ -209,3 +209,36 @@ def rollout(config, prompts: list[list[int]], policy, ref, value_model, reward_m
         advantages=advantages,
         returns=returns,
     )
+
+
+@torch.no_grad()
+def answer_and_score(model, prompts: list[list[int]], judges: list, config, tok, stop_ids):
+    """The reward-hacking watch's look (watch.py): greedy answers of ``model`` to ``prompts``,
+    (mean length in tokens, [mean score by each judge]). Greedy, so the same policy always
+    gives the same numbers."""
+    device = next(model.parameters()).device
+    query, query_mask = left_pad(prompts, tok.pad_token_id)
+    query, query_mask = query.to(device), query_mask.to(device)
+    P = query.size(1)
+    was_training = model.training
+    model.eval()
+    generated = model.generate(
+        input_ids=query,
+        attention_mask=query_mask,
+        do_sample=False,
+        max_new_tokens=config.response_length,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=stop_ids or None,
+    )
+    model.train(was_training)
+    responses = generated[:, P:]
+    resp_mask = response_mask(responses, stop_ids)
+    lengths = resp_mask.sum(1).clamp(min=1)
+    ids = torch.cat([query, responses.masked_fill(resp_mask == 0, tok.pad_token_id)], 1)
+    mask = torch.cat([query_mask, resp_mask], 1)
+    ended = (is_stop(responses, stop_ids) & (resp_mask == 1)).any(1)
+    suffixed = with_turn_suffix(
+        ids, mask, P + lengths - 1, ended, turn_suffix(tok), tok.pad_token_id, tok.eos_token_id
+    )
+    scores = [reward_scores(judge, *suffixed).float().mean().item() for judge in judges]
+    return lengths.float().mean().item(), scores

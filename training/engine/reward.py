@@ -47,6 +47,7 @@ from training.engine.checkpointing import has_state, load_state, save_state
 from training.engine.config import config_to_dict, parse_cli
 from training.engine.data import demonstration_to_messages, read_rows
 from training.engine.devices import accelerator_for, fused_ok, main_process_decides
+from training.engine.length_bias import length_bias_counts, length_bias_metrics
 from training.engine.losses import kway_bradley_terry_loss_batched, pairwise_accuracy_counts
 from training.engine.reward_config import RewardConfig
 from training.engine.reward_packing import (
@@ -259,11 +260,15 @@ def optimizer_step(accelerator, scorer, optimizer, params, step_rankings, config
 
 
 def evaluate(accelerator, model, rankings, config: RewardConfig, pad_id, poll) -> dict:
-    """Pairwise accuracy on held-out rankings: each process scores its share, counts are
-    summed."""
+    """Pairwise accuracy on held-out rankings, and the length-bias report beside it
+    (length_bias.py): each process scores its share, counts are summed."""
     mine = rankings[accelerator.process_index :: accelerator.num_processes]
     r = rewards_of(model, mine, config.layout, config.eval_batch_size, pad_id, poll)
-    return accuracy_metrics(*summed(accelerator, *accuracy_counts(r, mine)))
+    lengths = [[len(ids) for ids in e.response_ids] for e in mine]
+    bias = length_bias_counts(r, lengths, [e.ranks for e in mine])
+    return accuracy_metrics(*summed(accelerator, *accuracy_counts(r, mine))) | (
+        length_bias_metrics(*summed(accelerator, *bias))
+    )
 
 
 def centring_bias(accelerator, model, tokenizer, config, encoded, demonstrations, poll) -> float:

@@ -67,6 +67,9 @@ def describe(job) -> str:
             f"  last metrics      step {last['step']}: "
             + " ".join(f"{k}={v:.4g}" for k, v in last.items() if k != "step")
         )
+    alarms = job.alarms()
+    if alarms:
+        lines += ["", "alarms:"] + [f"  step {a['step']}: {a['message']}" for a in alarms]
     if job.error:
         lines += ["", "error:", job.error]
     if job.log_tail:

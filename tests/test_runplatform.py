@@ -55,6 +55,11 @@ def test_web_and_worker_run_on_the_embedded_default(tmp_path):
                 time.sleep(0.5)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as reply:
             assert b"Log in" in reply.read()
+        # served by gunicorn (a master and 2 workers), static files by whitenoise
+        assert len(worker_pids(platform.pid, "gunicorn preflab.wsgi:application")) == 3
+        assert not worker_pids(platform.pid, "runserver")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/preflab.css") as reply:
+            assert reply.status == 200 and b"{" in reply.read()
         # The worker started beside the web server takes a task from the filesystem broker.
         code = (
             "from preflab.celery import app; print(app.send_task('preflab.ping').get(timeout=90))"

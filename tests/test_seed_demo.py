@@ -124,7 +124,7 @@ def test_splits_follow_the_source_user(db):
 def test_seeding_twice_creates_nothing_new(db):
     first = seed_demo()
     before = _counts()
-    second = seed_demo()
+    second = seed_demo(reset_passwords=True)
     assert _counts() == before
     # Fresh passwords each time; the old ones stop working.
     user = get_user_model().objects.get(username="labeler")
@@ -150,12 +150,21 @@ def test_command_prints_the_accounts(db, capsys):
     users = get_user_model().objects
     assert all(users.get(username=u).check_password(p) for u, p in passwords.items())
 
+    # a second run (make demo again) keeps the passwords and prints none
     before = _counts()
-    call_command("seed_demo", "--keep-passwords")
+    call_command("seed_demo")
     out = capsys.readouterr().out
-    assert out.count("unchanged") == len(DEMO_ACCOUNTS)
+    assert out.count("unchanged (--reset-passwords resets it)") == len(DEMO_ACCOUNTS)
     assert _counts() == before
     assert all(users.get(username=u).check_password(p) for u, p in passwords.items())
+    # --reset-passwords gives new ones, printed
+    call_command("seed_demo", "--reset-passwords")
+    out = capsys.readouterr().out
+    assert "unchanged" not in out
+    for username, _, _ in DEMO_ACCOUNTS:
+        line = next(line for line in out.splitlines() if line.strip().startswith(username + " "))
+        fresh = line.split("password:")[1].split()[0]
+        assert fresh != passwords[username] and users.get(username=username).check_password(fresh)
 
 
 def test_keep_passwords_on_a_fresh_database_still_gives_passwords(db):

@@ -141,11 +141,11 @@ def _prompt(book, project, entry):
     return prompt
 
 
-def seed_demo(*, reset_passwords: bool = True) -> dict:
+def seed_demo(*, reset_passwords: bool = False) -> dict:
     """Create (or find) the demo campaign; return {username: password or None}.
 
-    ``None`` means the password was left as it was (``reset_passwords=False`` and the
-    account already had one).
+    ``None`` means the password was left as it was: the account had one already, and
+    ``reset_passwords`` was not asked for (re-running ``make demo`` keeps people's passwords).
     """
     with transaction.atomic():
         project = _project()

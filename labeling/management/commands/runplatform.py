@@ -1,8 +1,13 @@
 """Web server + Celery workers + beat in one command: the embedded default's process tree.
 
-The command supervises its workers: one that exits (killed, out of memory, or done with its
-job, see below) is started again, and on its start takes back the jobs it was running. The
-web server exiting, Ctrl-C or SIGTERM stops everything.
+The web is gunicorn (``--web-workers`` sync workers, 2 by default; whitenoise serves the
+static files, collected into ``STATIC_ROOT`` before it starts); ``--dev`` runs Django's
+development server with autoreload instead. The command supervises its Celery workers: one
+that exits (killed, out of memory, or done with its job, see below) is started again, and on
+its start takes back the jobs it was running. The web server exiting, Ctrl-C or SIGTERM
+stops everything: the web server and each worker get SIGTERM, the ones still running after
+``STOP_GRACE_S`` get SIGKILL, and so does any process they started that outlived them (a
+training job's ``accelerate launch``).
 """
 
 import os
@@ -10,12 +15,17 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 RESTART_DELAYS_S = (0, 1, 5, 15, 30)  # a worker that keeps dying waits longer each time
 STABLE_AFTER_S = 60  # a worker that ran this long starts its next restart from no delay
+STOP_GRACE_S = 20  # SIGTERM, then this long before SIGKILL
+GUNICORN_TIMEOUT_S = 120  # a request running longer (a large export) gets its worker killed
+GUNICORN_GRACEFUL_S = 10  # on SIGTERM, requests in flight get this long to finish
 
 
 class Command(BaseCommand):
@@ -24,23 +34,36 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port to serve on")
         parser.add_argument("--no-worker", action="store_true", help="serve the web UI only")
+        parser.add_argument(
+            "--web-workers", type=int, default=2, help="gunicorn worker processes (default 2)"
+        )
+        parser.add_argument(
+            "--dev",
+            action="store_true",
+            help="serve with Django's development server, restarted on code changes, "
+            "instead of gunicorn",
+        )
 
     def handle(self, *args, **options):
         python = sys.executable
-        workers = []
-        if not options["no_worker"]:
-            schedule = str(settings.VAR_DIR / "celerybeat-schedule")
-            workers = [
-                Supervised(command, env) for command, env in worker_commands(python, schedule)
-            ]
-        web_command = [python, "manage.py", "runserver", options["addr"], "--noreload"]
-        if not settings.DEBUG:
-            web_command.append("--insecure")  # whitenoise serves static files; runserver may too
-        web = subprocess.Popen(web_command, cwd=settings.BASE_DIR, env=os.environ.copy())
-        self.stdout.write(f"Preflab is running at http://{options['addr']}/ (Ctrl-C stops it)")
-        # A SIGTERM (docker stop, a supervisor) stops the children too, like Ctrl-C does.
+        if not options["dev"]:
+            # whitenoise serves STATIC_ROOT (with DEBUG=0 only what is collected there)
+            call_command("collectstatic", interactive=False, verbosity=0)
+        # SIGTERM (docker stop, a supervisor) stops the children too, like Ctrl-C does.
         signal.signal(signal.SIGTERM, _interrupt)
+        workers = []
+        web = None
         try:
+            if not options["no_worker"]:
+                schedule = str(settings.VAR_DIR / "celerybeat-schedule")
+                workers = [
+                    Supervised(command, env) for command, env in worker_commands(python, schedule)
+                ]
+            web = start(web_command(python, options), os.environ.copy())
+            server = "development server" if options["dev"] else "gunicorn"
+            self.stdout.write(
+                f"Preflab is running at http://{options['addr']}/ ({server}; Ctrl-C stops it)"
+            )
             while web.poll() is None:
                 for worker in workers:
                     if worker.exited():
@@ -49,17 +72,99 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            processes = [web] + [w.process for w in workers]
-            for process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in processes:
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-        if web.returncode not in (0, -signal.SIGTERM, None):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one: still stop cleanly
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            stop([p for p in [web] + [w.process for w in workers] if p is not None])
+        if web is not None and web.returncode not in (0, -signal.SIGTERM, None):
             self.stderr.write(f"stopped: the web server exited with status {web.returncode}")
+
+
+def web_command(python: str, options: dict) -> list[str]:
+    if options["dev"]:
+        command = [python, "manage.py", "runserver", options["addr"]]
+        if not settings.DEBUG:
+            command.append("--insecure")  # serve static files with DEBUG=0 too
+        return command
+    return [
+        python, "-m", "gunicorn", "preflab.wsgi:application",
+        "--bind", options["addr"],
+        "--workers", str(options["web_workers"]),
+        "--timeout", str(GUNICORN_TIMEOUT_S),
+        "--graceful-timeout", str(GUNICORN_GRACEFUL_S),
+        "--access-logfile", "-",
+    ]  # fmt: skip
+
+
+def start(command: list[str], env: dict) -> subprocess.Popen:
+    """A child in a process group of its own: the terminal's Ctrl-C reaches only this
+    command, which stops each child and everything the child started (runserver's
+    autoreloader runs the server in a second process)."""
+    return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, process_group=0)
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM to each child's process group; SIGKILL to what is left after STOP_GRACE_S,
+    and to any descendant that outlived its parent (it is no longer in the tree)."""
+    started = _descendants(os.getpid())
+    for process in processes:
+        if process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for process in processes:
+        _signal_group(process.pid, signal.SIGKILL)  # what is left of the group
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    deadline = time.monotonic() + 5
+    while (left := [p for p in started.items() if _alive(*p)]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat's fields after the command name: state, ppid, pgrp, ..., starttime."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """{pid: start time} of every process under ``root`` (Linux; none elsewhere)."""
+    children: dict[int, list[int]] = {}
+    started: dict[int, str] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        fields = _stat(int(entry.name))
+        if fields and len(fields) > 19:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            started[int(entry.name)] = fields[19]
+    found, todo = {}, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found[pid] = started[pid]
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _alive(pid: int, start_time: str) -> bool:
+    fields = _stat(pid)  # the same process, not a new one that got the id, and not a zombie
+    return bool(fields) and len(fields) > 19 and fields[19] == start_time and fields[0] != "Z"
 
 
 class Supervised:
@@ -71,7 +176,7 @@ class Supervised:
 
     def start(self):
         self.started = time.monotonic()
-        self.process = subprocess.Popen(self.command, env=self.env)
+        self.process = start(self.command, self.env)
 
     def exited(self) -> bool:
         return self.process.poll() is not None

@@ -12,14 +12,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--keep-passwords",
+            "--reset-passwords",
             action="store_true",
-            help="leave existing accounts' passwords as they are",
+            help="give every demo account a new password (by default an existing account "
+            "keeps its own, and a password is printed only for an account made now)",
         )
 
     def handle(self, *args, **options):
         try:
-            passwords = seed_demo(reset_passwords=not options["keep_passwords"])
+            passwords = seed_demo(reset_passwords=options["reset_passwords"])
         except ServiceError as exc:  # e.g. the demo project's K range was changed since
             raise CommandError(f"{exc.field}: {exc.message}") from exc
         project = Project.objects.get(slug=PROJECT_SLUG)
@@ -39,7 +40,7 @@ class Command(BaseCommand):
             "  Accounts:",
         ]
         for username, role, _ in DEMO_ACCOUNTS:
-            password = passwords.get(username) or "unchanged"
-            lines.append(f"    {username:<{width}}  password: {password:<14}  role: {role}")
+            password = passwords.get(username) or "unchanged (--reset-passwords resets it)"
+            lines.append(f"    {username:<{width}}  role: {role:<8}  password: {password}")
         lines.append("")
         self.stdout.write("\n".join(lines))

@@ -2,7 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from . import evaluation_views, task_views, training_views, views
+from . import evaluation_views, pipeline_views, task_views, training_views, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,6 +16,10 @@ router.register("checkpoints", training_views.CheckpointViewSet, basename="check
 router.register("jobs", training_views.TrainingJobViewSet, basename="job")
 router.register("snapshots", training_views.SnapshotViewSet, basename="snapshot")
 router.register("evaluations", evaluation_views.CampaignViewSet, basename="evaluation")
+router.register("pipelines", pipeline_views.PipelineViewSet, basename="pipeline")
+router.register(
+    "retraining-schedules", pipeline_views.RetrainingScheduleViewSet, basename="retraining-schedule"
+)
 
 urlpatterns = [
     path("v1/health/", views.health, name="api-health"),

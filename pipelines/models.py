@@ -21,6 +21,8 @@ class Pipeline(models.Model):
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         FAILED = "failed"
+        # stopped by a person (``service.cancel_pipeline``): final, and it frees the lock
+        CANCELLED = "cancelled"
 
     class Labelers(models.TextChoices):
         HUMAN = "human"
@@ -60,7 +62,8 @@ class Pipeline(models.Model):
                 name="pipeline_one_running_per_project",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["running", "succeeded", "failed"]), name="pipeline_status"
+                condition=Q(status__in=["running", "succeeded", "failed", "cancelled"]),
+                name="pipeline_status",
             ),
         ]
 

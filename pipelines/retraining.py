@@ -14,8 +14,8 @@ PeriodicTask always says what the schedule says (interval, crontab, enabled).
   only drives it.
 - ``nightly_snapshot``: freezes the project's rankings as a snapshot.
 
-A retrain chain has no command polling it: ``advance_chains`` (beat, every 30 s, and every
-check) moves each running one on.
+A retrain chain has no command polling it: ``service.advance_running`` (beat, every 30 s,
+for every running pipeline) and every check move it on.
 """
 
 import json
@@ -106,6 +106,16 @@ def save_schedule(schedule: RetrainingSchedule) -> RetrainingSchedule:
     return schedule
 
 
+def delete_schedule(schedule: RetrainingSchedule) -> None:
+    """Delete a schedule and its beat PeriodicTask together (``models._drop_periodic_task``
+    removes the task whichever way a schedule goes; here it is in the same transaction)."""
+    with transaction.atomic():
+        task_id = schedule.periodic_task_id
+        schedule.delete()
+        if task_id is not None:
+            PeriodicTask.objects.filter(pk=task_id).delete()
+
+
 # --- running a schedule --------------------------------------------------------------------
 
 
@@ -141,24 +151,10 @@ def latest_sft(project) -> Checkpoint | None:
     return job.output_checkpoint if job is not None else None
 
 
-def advance_chains(project=None) -> int:
-    """Drive every running retrain pipeline (of ``project``) as far as it goes now; returns
-    how many there were. Safe beside any other driver (``service.advance`` is)."""
-    running = Pipeline.objects.filter(
-        status=Pipeline.Status.RUNNING, mode=Pipeline.Mode.RETRAIN
-    ).select_related("project")
-    if project is not None:
-        running = running.filter(project=project)
-    pipelines = list(running)
-    for pipeline in pipelines:
-        service.advance(pipeline)
-    return len(pipelines)
-
-
 def check_retraining(schedule: RetrainingSchedule) -> tuple[str, Pipeline | None]:
     """One retrain check: (what it did, the pipeline it started or None)."""
     project = schedule.project
-    advance_chains(project)  # a chain that has just finished frees the lock now
+    service.advance_running(project)  # a pipeline that has just finished frees the lock now
     running = Pipeline.objects.filter(project=project, status=Pipeline.Status.RUNNING).first()
     if running is not None:
         return f"pipeline {running.pk} is running: no second chain", None

@@ -24,7 +24,13 @@ row is unique per (pipeline, round, kind), so two drivers never start the same s
 
     pipeline: running ──▶ succeeded
               running ──▶ failed ──resume──▶ running
+              running ──cancel──▶ cancelled   (final; its running stage's job is cancelled)
     stage:    running ──▶ succeeded | failed ──resume──▶ running (its job retried)
+              running ──cancel──▶ failed      (noted "cancelled by <user>")
+
+``advance_running`` is beat's driver (``pipelines.advance_running``, every 30 s): it moves
+every running pipeline, so one started from the API or by a schedule moves with no command
+polling it; ``run_pipeline`` drives its own pipeline beside it (promptly, every ``--poll``).
 """
 
 import logging
@@ -203,7 +209,54 @@ def resume_pipeline(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
+def cancel_pipeline(pipeline: Pipeline, user=None) -> Pipeline:
+    """running → cancelled (final; the project's lock is free again). The running stage's job
+    is cancelled through ``training.lifecycle`` (one that has just finished stays as it
+    ended) and the stage fails with a note saying who cancelled it."""
+    reason = f"cancelled by {user.get_username()}" if user is not None else "cancelled"
+    with transaction.atomic():
+        moved = Pipeline.objects.filter(pk=pipeline.pk, status=Pipeline.Status.RUNNING).update(
+            status=Pipeline.Status.CANCELLED, error=reason, finished_at=timezone.now()
+        )
+        if not moved:
+            pipeline.refresh_from_db()
+            raise PipelineError(
+                "status",
+                f"pipeline {pipeline.pk} is {pipeline.status}; only a running one is cancelled",
+            )
+        for stage in pipeline.stages.filter(status=PipelineStage.Status.RUNNING):
+            note = reason
+            if stage.job_id is not None:
+                job = TrainingJob.objects.get(pk=stage.job_id)
+                try:
+                    lifecycle.cancel(job)
+                    note = f"job {job.pk} cancelled: {reason}"
+                except lifecycle.TransitionError:  # it ended meanwhile: it keeps its outcome
+                    job.refresh_from_db()
+                    note = f"{reason} (job {job.pk} had {job.status})"
+            _finish_stage(stage, PipelineStage.Status.FAILED, note=note)
+    pipeline.refresh_from_db()
+    log.info("pipeline %s: %s", pipeline.pk, reason)
+    return pipeline
+
+
 # --- the state machine ---------------------------------------------------------------------
+
+
+def advance_running(project=None) -> int:
+    """Drive every running pipeline (of ``project``), loop and retrain alike, as far as it
+    goes now; returns how many there were. Beat's driver: safe beside any other (``advance``
+    is), so a pipeline that ``run_pipeline`` also drives is moved by whichever comes first."""
+    running = Pipeline.objects.filter(status=Pipeline.Status.RUNNING).select_related("project")
+    if project is not None:
+        running = running.filter(project=project)
+    pipelines = list(running.order_by("id"))
+    for pipeline in pipelines:
+        try:
+            advance(pipeline)
+        except Exception:  # one pipeline's trouble must not stop the others' progress
+            log.exception("pipeline %s: advance failed", pipeline.pk)
+    return len(pipelines)
 
 
 def plan(pipeline: Pipeline) -> list[tuple[int, str]]:
@@ -320,6 +373,10 @@ def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
             # (SFT in round 1, the previous round's policy after)
             job_config["baseline_checkpoint"] = _policy_for(pipeline, round_).pk
         with transaction.atomic():
+            # the pipeline's row locked: a cancel that came first leaves it cancelled and
+            # nothing starts; one that comes after waits for this stage, then cancels its job
+            if not _still_running(pipeline, lock=True):
+                return
             job = None
             if kind != Kind.RANK:
                 job = jobs.create_job(
@@ -336,6 +393,8 @@ def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
     except IntegrityError:
         log.info("pipeline %s: %s of round %s started by another driver", pipeline.pk, kind, round_)
     except ServiceError as exc:
+        if not _still_running(pipeline):  # cancelled meanwhile: nothing to record
+            return
         PipelineStage.objects.get_or_create(
             pipeline=pipeline,
             round=round_,
@@ -348,6 +407,11 @@ def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
                 "finished_at": timezone.now(),
             },
         )
+
+
+def _still_running(pipeline: Pipeline, *, lock: bool = False) -> bool:
+    rows = Pipeline.objects.select_for_update() if lock else Pipeline.objects
+    return rows.filter(pk=pipeline.pk, status=Pipeline.Status.RUNNING).exists()
 
 
 def _check(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:

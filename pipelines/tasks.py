@@ -1,8 +1,8 @@
-"""Celery tasks of scheduled retraining: thin callers of ``pipelines.retraining``."""
+"""Celery tasks of pipelines: thin callers of ``pipelines.retraining`` and ``.service``."""
 
 from celery import shared_task
 
-from . import retraining
+from . import retraining, service
 
 
 @shared_task(name="pipelines.run_schedule")
@@ -11,7 +11,8 @@ def run_schedule(schedule_id: int) -> str:
     return retraining.run_schedule(schedule_id)
 
 
-@shared_task(name="pipelines.advance_chains")
-def advance_chains() -> int:
-    """Move running retrain pipelines on (beat, every 30 s): no command drives them."""
-    return retraining.advance_chains()
+@shared_task(name="pipelines.advance_running")
+def advance_running() -> int:
+    """Move every running pipeline on (beat, every 30 s): loop pipelines started from the API
+    and retrain chains have no command polling them."""
+    return service.advance_running()

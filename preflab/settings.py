@@ -212,9 +212,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-jobs": {"task": "training.requeue_stale_jobs", "schedule": 30.0},
     # evaluation campaigns whose generation job failed (a success moves them at once)
     "advance-campaigns": {"task": "evaluations.advance_campaigns", "schedule": 60.0},
-    # retrain pipelines started by a project's retraining schedule have no command polling
-    # them; each project's own schedules are PeriodicTasks written by pipelines.retraining
-    "advance-retraining": {"task": "pipelines.advance_chains", "schedule": 30.0},
+    # every running pipeline (started from the API, by a retraining schedule, or by a
+    # run_pipeline that stopped): none needs a command polling it; each project's own
+    # schedules are PeriodicTasks written by pipelines.retraining
+    "advance-pipelines": {"task": "pipelines.advance_running", "schedule": 30.0},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

@@ -10,6 +10,7 @@ urlpatterns = [
     # before the dashboard's own urls: "training" would otherwise read as a project's slug
     path("dashboard/training/", include("pipelines.urls")),
     path("dashboard/<slug:slug>/evaluations/", include("evaluations.urls")),
+    path("dashboard/<slug:slug>/jobs/", include("training.urls")),
     path("dashboard/", include("labeling.dashboard_urls")),
     path("", include("labeling.urls")),
 ]

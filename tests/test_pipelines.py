@@ -318,3 +318,66 @@ def test_a_refused_human_evaluation_is_noted_not_fatal(campaign, base, tmp_path)
     with pytest.raises(service.PipelineError) as refused:
         service.start_pipeline(campaign, config={"human_evaluation": {"judges": 3}})
     assert refused.value.field == "human_evaluation"
+
+
+def test_cancel_stops_the_running_stage_and_frees_the_lock(campaign, base, tmp_path, admin_user):
+    pipeline = service.advance(service.start_pipeline(campaign, base=base))
+    sft = stage_of(pipeline, "sft", 0)
+    assert sft.job.status == "queued"
+    pipeline = service.cancel_pipeline(pipeline, user=admin_user)
+    assert pipeline.status == "cancelled" and pipeline.finished_at is not None
+    assert pipeline.error == "cancelled by ada"
+    sft.refresh_from_db()
+    assert sft.status == "failed" and sft.job.status == "cancelled"
+    assert sft.note == f"job {sft.job_id} cancelled: cancelled by ada"
+    # a cancelled pipeline is left alone: no driver moves it, it is neither cancelled again
+    # nor resumed
+    assert service.advance(pipeline).status == "cancelled"
+    assert service.advance_running() == 0
+    with pytest.raises(service.PipelineError, match="is cancelled; only a running one"):
+        service.cancel_pipeline(pipeline)
+    with pytest.raises(service.PipelineError, match="is cancelled; only a failed one resumes"):
+        service.resume_pipeline(pipeline)
+    # the lock is free: a new pipeline starts
+    assert service.start_pipeline(campaign, base=base).status == "running"
+
+
+def test_cancel_keeps_a_job_that_has_just_finished_and_a_stage_that_starts_late(
+    campaign, base, tmp_path
+):
+    pipeline = service.advance(service.start_pipeline(campaign, base=base))
+    sft = stage_of(pipeline, "sft", 0)
+    finish(sft, tmp_path)  # succeeded, not yet recorded by a driver
+    pipeline = service.cancel_pipeline(pipeline)
+    sft.refresh_from_db()
+    assert pipeline.error == "cancelled" and sft.job.status == "succeeded"
+    assert sft.status == "failed" and sft.note == f"cancelled (job {sft.job_id} had succeeded)"
+    # a driver that read the pipeline before the cancel starts nothing after it
+    service._start(pipeline, 1, "generate")
+    assert pipeline.stages.count() == 1
+    assert TrainingJob.objects.count() == 1
+    # a pipeline that is not running is refused, naming the field
+    with pytest.raises(service.PipelineError) as refused:
+        service.cancel_pipeline(pipeline)
+    assert refused.value.field == "status"
+
+
+def test_advance_running_moves_every_running_pipeline(campaign, base, tmp_path, settings):
+    from labeling.models import Project
+    from pipelines import tasks
+
+    from .pipeline_world import marker_project
+
+    other = marker_project("other", train=4, validation=2)
+    loop = service.start_pipeline(campaign, base=base)  # a loop pipeline nobody polls
+    second = service.start_pipeline(other, base=base)
+    done = service.start_pipeline(Project.objects.create(slug="done", name="Done"), base=base)
+    Pipeline.objects.filter(pk=done.pk).update(status="succeeded")
+    assert tasks.advance_running.apply().get() == 2
+    assert stage_of(loop, "sft", 0).job.status == "queued"
+    assert stage_of(second, "sft", 0).status == "running"
+    assert not done.stages.exists()
+    finish(stage_of(loop, "sft", 0), tmp_path)
+    assert service.advance_running(campaign) == 1  # one project's only
+    assert stage_of(loop, "generate", 1).status == "running"
+    assert not second.stages.filter(kind="generate").exists()

@@ -117,19 +117,19 @@ def test_n_imported_rankings_start_exactly_one_chain(
     # the chain moves on by beat's sweep: PPO from SFT against the new RM, then generate
     # from the new policy
     finish(rm, tmp_path)
-    assert tasks.advance_chains.apply().get() == 1
+    assert tasks.advance_running.apply().get() == 1
     rm.refresh_from_db()
     ppo = pipeline.stages.get(kind="ppo")
     assert ppo.parent == sft and ppo.reward_model == rm.output
     assert ppo.job.config["reward_model"] == rm.output.path
     finish(ppo, tmp_path)
-    retraining.advance_chains()
+    service.advance_running()
     ppo.refresh_from_db()
     generate = pipeline.stages.get(kind="generate")
     assert generate.parent == ppo.output and generate.job.base_checkpoint == ppo.output
     assert check(schedule) == f"pipeline {pipeline.pk} is running: no second chain"
     finish(generate, tmp_path, tasks=3)
-    retraining.advance_chains()
+    service.advance_running()
     pipeline.refresh_from_db()
     assert pipeline.status == "succeeded"
     assert [s.kind for s in pipeline.stages.all()] == ["rm", "ppo", "generate"]
@@ -172,11 +172,19 @@ def test_below_n_and_evaluation_rankings_start_nothing(project, sft, schedule, i
 
 
 def test_a_running_pipeline_of_the_project_blocks_the_chain(
-    project, sft, schedule, import_rankings
+    project, sft, schedule, import_rankings, labeler
 ):
+    from labeling.models import Demonstration, Prompt
+
     import_rankings(N)
-    # another pipeline (a person's run_pipeline) holds the project's lock
-    other = service.start_pipeline(project, labelers="human", base=sft.parent)
+    # another pipeline (a person's run_pipeline) holds the project's lock; the check drives
+    # it, as beat drives every running pipeline, and it waits for its SFT job (which needs a
+    # demonstration, or it would be refused and the pipeline would free the lock)
+    prompt = Prompt.objects.filter(project=project).first()
+    Demonstration.objects.create(
+        prompt=prompt, author=labeler, text="An answer.", status="accepted"
+    )
+    other = service.start_pipeline(project, labelers="human", base=sft)
     assert check(schedule) == f"pipeline {other.pk} is running: no second chain"
     # and a check that loses the race to it is refused by the lock, not doubled
     Pipeline.objects.filter(pk=other.pk).update(status="failed")

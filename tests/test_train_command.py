@@ -53,3 +53,27 @@ def test_ppo_without_ptx_is_plain_ppo(world):
     job = TrainingJob.objects.get()
     assert job.config["ptx_coef"] == 0.0 and job.pretrain_corpus is None
     assert job.snapshot.kind == "prompts" and job.snapshot.n_rows == 3
+
+
+def test_evaluate_judges_the_policy_with_the_reward_model(world, project, tmp_path):
+    (tmp_path / "policy").mkdir()
+    policy = Checkpoint.objects.create(
+        name="policy", kind="policy", path=str(tmp_path / "policy"), parent=world["sft"]
+    )
+    ids = ["--base", str(policy.pk), "--reward", str(world["rm"].pk)]
+    out = StringIO()
+    args = ["evaluate", "--project", "campaign", *ids, "--set", "split=validation"]
+    call_command("train", *args, stdout=out)
+    job = TrainingJob.objects.get()
+    assert out.getvalue().strip() == f"job {job.pk} (evaluate) queued"
+    assert (job.kind, job.status, job.base_checkpoint) == ("evaluate", "queued", policy)
+    assert job.config["reward_model"] == world["rm"].path
+    assert job.config["parent_model"] == world["sft"].path  # compared with its parent
+    assert job.snapshot.kind == "prompts" and job.snapshot.options["split"] == "validation"
+    # or with a named baseline; without a judge it is refused
+    call_command("train", *args, "--baseline", str(world["sft"].pk), stdout=StringIO())
+    assert TrainingJob.objects.latest("id").config["baseline_checkpoint"] == world["sft"].pk
+    with pytest.raises(CommandError, match="reward_checkpoint: an evaluate job needs"):
+        call_command("train", "evaluate", "--project", "campaign", "--base", str(policy.pk))
+    with pytest.raises(CommandError, match="--baseline: only evaluate jobs"):
+        call_command("train", "rm", "--project", "campaign", "--baseline", str(policy.pk))

@@ -90,6 +90,8 @@ class Command(BaseCommand):
             time.sleep(options["poll"])
         if options["json"]:
             self.stdout.write(json.dumps(service.describe(pipeline), indent=2))
+        if pipeline.status == Pipeline.Status.CANCELLED:
+            raise CommandError(f"pipeline {pipeline.pk} {pipeline.error or 'cancelled'}")
         if pipeline.status == Pipeline.Status.FAILED:
             raise CommandError(
                 f"pipeline {pipeline.pk} failed: {pipeline.error} (--resume continues from there)"
@@ -104,8 +106,8 @@ class Command(BaseCommand):
             # the latest unfinished pipeline: a failed one goes on from its failed stage, a
             # running one whose driver stopped (a human rank stage can wait for days) is
             # simply driven again
-            unfinished = Pipeline.objects.filter(project=project).exclude(
-                status=Pipeline.Status.SUCCEEDED
+            unfinished = Pipeline.objects.filter(
+                project=project, status__in=[Pipeline.Status.RUNNING, Pipeline.Status.FAILED]
             )
             pipeline = unfinished.order_by("-id").first()
             if pipeline is None:

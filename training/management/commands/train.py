@@ -11,12 +11,23 @@ from training.models import PretrainingCorpus
 
 
 class Command(BaseCommand):
-    help = "Start an SFT, reward-model or PPO job (queued for a worker unless --run-here)."
+    help = (
+        "Start an SFT, reward-model, PPO or evaluate job (queued for a worker unless "
+        "--run-here). evaluate: --base is the policy, --reward the RM that judges it against "
+        "its parent checkpoint (or --baseline); --set split=validation chooses the prompts."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=["sft", "rm", "ppo"])
+        parser.add_argument("kind", choices=["sft", "rm", "ppo", "evaluate"])
         add_job_arguments(parser)
-        parser.add_argument("--reward", type=int, help="reward-model checkpoint id (PPO)")
+        parser.add_argument(
+            "--reward", type=int, help="reward-model checkpoint id (PPO; evaluate: the judge)"
+        )
+        parser.add_argument(
+            "--baseline",
+            type=int,
+            help="evaluate: checkpoint id the policy is compared with (default: its parent)",
+        )
         parser.add_argument(
             "--ptx-coef",
             type=float,
@@ -29,6 +40,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         project = project_of(options)
         config = load_config(options)
+        if options["baseline"] is not None:
+            if options["kind"] != "evaluate":
+                raise CommandError("--baseline: only evaluate jobs compare with a baseline")
+            config["baseline_checkpoint"] = options["baseline"]
         if options["ptx_coef"] is not None:
             config["ptx_coef"] = options["ptx_coef"]
         corpus = None

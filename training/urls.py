@@ -1,0 +1,14 @@
+"""Included at ``dashboard/<slug>/jobs/`` by preflab/urls.py."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.jobs_list, name="dashboard-jobs"),
+    path("live/", views.jobs_live, name="dashboard-jobs-live"),
+    path("<int:job_id>/", views.job_page, name="dashboard-job"),
+    path("<int:job_id>/live/", views.job_live, name="dashboard-job-live"),
+    path("<int:job_id>/cancel/", views.job_cancel, name="dashboard-job-cancel"),
+    path("<int:job_id>/retry/", views.job_retry, name="dashboard-job-retry"),
+]

@@ -1,0 +1,194 @@
+"""The training console of the dashboard (the project's admins): its jobs as a list with
+cancel and retry, and a job's page with its live curves, config, log tail and lineage.
+
+The pages only read records; moves go through ``training.lifecycle`` like the API's. While
+something is active, the live parts re-fetch themselves with htmx every 3 s, and the fragment
+that arrives once nothing is active no longer asks to, which stops the polling."""
+
+import json
+from functools import wraps
+
+import plotly.graph_objects as go
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from labeling import roles
+from labeling.models import Project
+from preflab.charts import chart
+
+from . import lifecycle
+from .curves import chart_groups
+from .models import TrainingJob
+
+LIST_LIMIT = 200
+# with more points than this a curve is drawn without markers: thousands of them hide the line
+MARKERS_UP_TO = 200
+
+
+def project_admin_required(view):
+    """Anonymous users go to the login page; an unknown project is a 404; anyone but the
+    project's admins (superusers are admins everywhere) is refused with a 403. The view is
+    called with the project in place of its slug."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, slug, *args, **kwargs):
+        project = get_object_or_404(Project, slug=slug)
+        if not roles.has_role(request.user, project, "admin"):
+            raise PermissionDenied("only the project's admins see its training jobs")
+        return view(request, project, *args, **kwargs)
+
+    return wrapped
+
+
+def eta_seconds(job, now) -> float | None:
+    """The time left, extrapolated from the progress so far: elapsed × (1 − p) / p. Only for
+    a running job past 2 %, below which the estimate is mostly start-up time."""
+    if job.status != TrainingJob.Status.RUNNING or job.started_at is None:
+        return None
+    if job.progress <= 0.02:
+        return None
+    elapsed = (now - job.started_at).total_seconds()
+    return max(elapsed, 0) * (1 - job.progress) / job.progress
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours} h {rest // 60:02d} min"
+
+
+def _list_context(project) -> dict:
+    jobs = list(
+        TrainingJob.objects.filter(project=project)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")[:LIST_LIMIT]
+    )
+    now = timezone.now()
+    return {
+        "project": project,
+        "rows": [{"job": job, "eta": duration_text(eta_seconds(job, now))} for job in jobs],
+        "active": any(job.status in TrainingJob.ACTIVE for job in jobs),
+        "limit": LIST_LIMIT,
+    }
+
+
+@project_admin_required
+def jobs_list(request, project):
+    return render(request, "training/jobs.html", _list_context(project))
+
+
+@project_admin_required
+def jobs_live(request, project):
+    """The list's table alone, for htmx's polling."""
+    return render(request, "training/_jobs_live.html", _list_context(project))
+
+
+def curve_charts(job) -> list[str]:
+    """One plotly chart per metric prefix, each numeric key a line over steps."""
+    charts = []
+    for group in chart_groups(job.metric_series()):
+        figure = go.Figure(
+            [
+                go.Scatter(
+                    x=series.steps,
+                    y=series.values,
+                    name=series.key,
+                    mode="lines+markers" if len(series.steps) <= MARKERS_UP_TO else "lines",
+                )
+                for series in group.series
+            ]
+        )
+        figure.update_layout(
+            title=f"{group.prefix}/",
+            xaxis_title="step",
+            showlegend=True,  # plotly hides a lone curve's legend, and with it the key's name
+            # below the plot, so that a phone's narrow chart keeps its width for the curves
+            legend={"orientation": "h", "y": -0.25},
+        )
+        charts.append(chart(figure, group.div_id))
+    return charts
+
+
+def _job_alarms(job) -> list[dict]:
+    # the alarms are read from the metric series today; they may become a stored field
+    alarms = getattr(job, "alarms", None) or []
+    return list(alarms() if callable(alarms) else alarms)
+
+
+def _job_context(project, job_id) -> dict:
+    job = get_object_or_404(
+        TrainingJob.objects.select_related(
+            "created_by",
+            "snapshot",
+            "demonstrations_snapshot",
+            "pretrain_corpus",
+            "base_checkpoint",
+            "output_checkpoint",
+            "rerun_of",
+        ).prefetch_related("metric_rows"),
+        project=project,
+        pk=job_id,
+    )
+    heartbeat_age = (
+        (timezone.now() - job.heartbeat_at).total_seconds() if job.heartbeat_at else None
+    )
+    return {
+        "project": project,
+        "job": job,
+        "heartbeat_age": duration_text(heartbeat_age),
+        "active": job.status in TrainingJob.ACTIVE,
+        "alarms": _job_alarms(job),
+        "charts": curve_charts(job),
+        "stages": list(job.pipeline_stages.select_related("pipeline")),
+    }
+
+
+@project_admin_required
+def job_page(request, project, job_id):
+    context = _job_context(project, job_id)
+    context["config_json"] = json.dumps(context["job"].config, indent=2, sort_keys=True)
+    return render(request, "training/job.html", context)
+
+
+@project_admin_required
+def job_live(request, project, job_id):
+    """The job page's header, charts and log tail, for htmx's polling."""
+    return render(request, "training/_job_live.html", _job_context(project, job_id))
+
+
+@require_POST
+@project_admin_required
+def job_cancel(request, project, job_id):
+    return _move(request, project, job_id, lifecycle.cancel, "cancelled")
+
+
+@require_POST
+@project_admin_required
+def job_retry(request, project, job_id):
+    return _move(request, project, job_id, lifecycle.retry, "queued again; it resumes")
+
+
+def _move(request, project, job_id, transition, done):
+    job = get_object_or_404(TrainingJob, project=project, pk=job_id)
+    try:
+        transition(job)
+    except lifecycle.TransitionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Job {job.pk} {done}.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("dashboard-jobs", args=[project.slug])
+    return redirect(back)

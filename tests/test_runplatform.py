@@ -89,3 +89,38 @@ def test_web_and_worker_run_on_the_embedded_default(tmp_path):
         if left:
             os.killpg(platform.pid, signal.SIGKILL)
         assert not left, f"runplatform left processes running: {left}"
+
+
+def test_dev_server_and_its_reloaded_child_stop_on_sigterm(tmp_path):
+    """--dev serves with runserver, whose autoreloader runs the server in a second process:
+    a SIGTERM to runplatform stops both (the child would otherwise outlive its parent)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(PREFLAB_VAR_DIR=str(tmp_path))
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    platform = subprocess.Popen(
+        [*manage, "runplatform", "--dev", "--no-worker", "--addr", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/preflab.css") as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "dev server did not answer in 60 s"
+                time.sleep(0.5)
+        assert len(worker_pids(platform.pid, "runserver")) == 2  # the reloader and its server
+        assert not worker_pids(platform.pid, "gunicorn")
+    finally:
+        platform.terminate()
+        platform.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while (left := group_members(platform.pid)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if left:
+            os.killpg(platform.pid, signal.SIGKILL)
+        assert not left, f"runplatform --dev left processes running: {left}"

@@ -1,9 +1,9 @@
 """The demo campaign: the project's own prompts, responses, tasks, demonstrations and accounts.
 
 ``seed_demo`` is idempotent: a second run finds every row it would create and adds
-nothing (it only hands out fresh passwords when asked to). The project, the roles and the
-prompts go through the same services as the API's and the imports' (``projects``,
-``roles``, ``PromptBook``), so the demo obeys the same rules.
+nothing, and an existing account keeps its password unless ``reset_passwords`` asks for a
+fresh one. The project, the roles and the prompts go through the same services as the API's
+and the imports' (``projects``, ``roles``, ``PromptBook``), so the demo obeys the same rules.
 """
 
 import secrets

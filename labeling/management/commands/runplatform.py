@@ -6,8 +6,8 @@ development server with autoreload instead. The command supervises its Celery wo
 that exits (killed, out of memory, or done with its job, see below) is started again, and on
 its start takes back the jobs it was running. The web server exiting, Ctrl-C or SIGTERM
 stops everything: the web server and each worker get SIGTERM, the ones still running after
-``STOP_GRACE_S`` get SIGKILL, and so does any process they started that outlived them (a
-training job's ``accelerate launch``).
+``STOP_GRACE_S`` get SIGKILL, and any process they started that outlived them (a training
+job's ``accelerate launch``, runserver's reloaded server) gets the same.
 """
 
 import os
@@ -49,8 +49,10 @@ class Command(BaseCommand):
         if not options["dev"]:
             # whitenoise serves STATIC_ROOT (with DEBUG=0 only what is collected there)
             call_command("collectstatic", interactive=False, verbosity=0)
-        # SIGTERM (docker stop, a supervisor) stops the children too, like Ctrl-C does.
+        # SIGTERM (docker stop, a supervisor) stops the children too, like Ctrl-C does; and
+        # Ctrl-C does even where the shell started this command with SIGINT ignored.
         signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, _interrupt)
         workers = []
         web = None
         try:
@@ -96,45 +98,36 @@ def web_command(python: str, options: dict) -> list[str]:
 
 
 def start(command: list[str], env: dict) -> subprocess.Popen:
-    """A child in a process group of its own: the terminal's Ctrl-C reaches only this
-    command, which stops each child and everything the child started (runserver's
-    autoreloader runs the server in a second process)."""
-    return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, process_group=0)
+    return subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
-    """SIGTERM to each child's process group; SIGKILL to what is left after STOP_GRACE_S,
-    and to any descendant that outlived its parent (it is no longer in the tree)."""
+    """SIGTERM to each child; SIGKILL to one still running after STOP_GRACE_S. Then the same,
+    with a shorter grace, to any process a child started that outlived it: runserver's
+    autoreloader serves from a second process, a job worker's job runs in ``accelerate
+    launch``'s own process group."""
     started = _descendants(os.getpid())
     for process in processes:
         if process.poll() is None:
-            _signal_group(process.pid, signal.SIGTERM)
+            process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            pass
-    for process in processes:
-        _signal_group(process.pid, signal.SIGKILL)  # what is left of the group
-        if process.poll() is None:
             process.kill()
             process.wait()
-    deadline = time.monotonic() + 5
-    while (left := [p for p in started.items() if _alive(*p)]) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for pid, _ in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _signal_group(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
+    for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 0)):
+        left = [pid for pid, start_time in started.items() if _alive(pid, start_time)]
+        for pid in left:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = [pid for pid in left if _alive(pid, started[pid])]
 
 
 def _stat(pid: int) -> list[str] | None:

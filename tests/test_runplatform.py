@@ -32,27 +32,51 @@ def worker_pids(pgid: int, command: str) -> list[int]:
     return [int(line.split()[0]) for line in listed.stdout.splitlines() if command in line]
 
 
-def test_web_and_worker_run_on_the_embedded_default(tmp_path):
+def start_platform(tmp_path, *args, env_extra=None):
+    """runplatform on a migrated embedded default in tmp_path: (process, port, env)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(PREFLAB_VAR_DIR=str(tmp_path), CELERY_RESULT_BACKEND=f"file://{tmp_path}/results")
-    (tmp_path / "results").mkdir()
+    env.update(PREFLAB_VAR_DIR=str(tmp_path), **(env_extra or {}))
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     platform = subprocess.Popen(
-        [*manage, "runplatform", "--addr", f"127.0.0.1:{port}"],
+        [*manage, "runplatform", *args, "--addr", f"127.0.0.1:{port}"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
+    return platform, port, env
+
+
+def wait_for(url: str, seconds: float = 60):
+    """The first answer of ``url`` once the server is up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url) as reply:
+                return reply.status, reply.read()
+        except OSError:
+            assert time.monotonic() < deadline, f"{url} did not answer in {seconds:.0f} s"
+            time.sleep(0.5)
+
+
+def stop_and_check(platform):
+    """SIGTERM to runplatform alone: it must stop every process it started."""
+    platform.terminate()
+    platform.wait(timeout=30)
+    deadline = time.monotonic() + 15  # pool processes exit just after their parent
+    while (left := group_members(platform.pid)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if left:
+        os.killpg(platform.pid, signal.SIGKILL)
+    assert not left, f"runplatform left processes running: {left}"
+
+
+def test_web_and_worker_run_on_the_embedded_default(tmp_path):
+    (tmp_path / "results").mkdir()
+    results = {"CELERY_RESULT_BACKEND": f"file://{tmp_path}/results"}
+    platform, port, env = start_platform(tmp_path, env_extra=results)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health/") as reply:
-                    assert json.load(reply) == {"status": "ok", "database": "sqlite"}
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "web server did not answer in 60 s"
-                time.sleep(0.5)
+        _, body = wait_for(f"http://127.0.0.1:{port}/api/v1/health/")
+        assert json.loads(body) == {"status": "ok", "database": "sqlite"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/") as reply:
             assert b"Log in" in reply.read()
         # served by gunicorn (a master and 2 workers), static files by whitenoise
@@ -81,46 +105,17 @@ def test_web_and_worker_run_on_the_embedded_default(tmp_path):
             time.sleep(0.5)
         assert (tmp_path / "preflab.sqlite3").exists()
     finally:
-        platform.terminate()  # SIGTERM to runplatform alone: it must stop its children
-        platform.wait(timeout=30)
-        deadline = time.monotonic() + 15  # pool processes exit just after their parent
-        while (left := group_members(platform.pid)) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if left:
-            os.killpg(platform.pid, signal.SIGKILL)
-        assert not left, f"runplatform left processes running: {left}"
+        stop_and_check(platform)
 
 
 def test_dev_server_and_its_reloaded_child_stop_on_sigterm(tmp_path):
     """--dev serves with runserver, whose autoreloader runs the server in a second process:
     a SIGTERM to runplatform stops both (the child would otherwise outlive its parent)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
-    env.update(PREFLAB_VAR_DIR=str(tmp_path))
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    platform = subprocess.Popen(
-        [*manage, "runplatform", "--dev", "--no-worker", "--addr", f"127.0.0.1:{port}"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
+    platform, port, _ = start_platform(tmp_path, "--dev", "--no-worker")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/static/preflab.css") as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "dev server did not answer in 60 s"
-                time.sleep(0.5)
+        status, _ = wait_for(f"http://127.0.0.1:{port}/static/preflab.css")
+        assert status == 200
         assert len(worker_pids(platform.pid, "runserver")) == 2  # the reloader and its server
         assert not worker_pids(platform.pid, "gunicorn")
     finally:
-        platform.terminate()
-        platform.wait(timeout=30)
-        deadline = time.monotonic() + 10
-        while (left := group_members(platform.pid)) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if left:
-            os.killpg(platform.pid, signal.SIGKILL)
-        assert not left, f"runplatform --dev left processes running: {left}"
+        stop_and_check(platform)

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from training.urls import models_urlpatterns
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -11,6 +13,7 @@ urlpatterns = [
     path("dashboard/training/", include("pipelines.urls")),
     path("dashboard/<slug:slug>/evaluations/", include("evaluations.urls")),
     path("dashboard/<slug:slug>/jobs/", include("training.urls")),
+    path("dashboard/<slug:slug>/models/", include(models_urlpatterns)),
     path("dashboard/", include("labeling.dashboard_urls")),
     path("", include("labeling.urls")),
 ]

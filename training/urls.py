@@ -1,4 +1,5 @@
-"""Included at ``dashboard/<slug>/jobs/`` by preflab/urls.py."""
+"""Included at ``dashboard/<slug>/jobs/`` by preflab/urls.py; ``models_urlpatterns`` at
+``dashboard/<slug>/models/``."""
 
 from django.urls import path
 
@@ -11,4 +12,13 @@ urlpatterns = [
     path("<int:job_id>/live/", views.job_live, name="dashboard-job-live"),
     path("<int:job_id>/cancel/", views.job_cancel, name="dashboard-job-cancel"),
     path("<int:job_id>/retry/", views.job_retry, name="dashboard-job-retry"),
+]
+
+models_urlpatterns = [
+    path("", views.models_page, name="dashboard-models"),
+    path(
+        "<int:checkpoint_id>/download/",
+        views.checkpoint_download,
+        name="dashboard-checkpoint-download",
+    ),
 ]

@@ -6,16 +6,24 @@ something is active, the live parts re-fetch themselves with htmx every 3 s, and
 that arrives once nothing is active no longer asks to, which stops the polling."""
 
 import json
+import os
+import tempfile
+import zipfile
 from functools import wraps
+from html import escape
+from pathlib import Path
 
 import plotly.graph_objects as go
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from labeling import roles
@@ -23,8 +31,9 @@ from labeling.models import Project
 from preflab.charts import chart
 
 from . import lifecycle
+from . import lineage as lineage_module
 from .curves import chart_groups
-from .models import TrainingJob
+from .models import Checkpoint, TrainingJob
 
 LIST_LIMIT = 200
 # with more points than this a curve is drawn without markers: thousands of them hide the line
@@ -192,3 +201,160 @@ def _move(request, project, job_id, transition, done):
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = reverse("dashboard-jobs", args=[project.slug])
     return redirect(back)
+
+
+# --- the models page: the checkpoint lineage, and a checkpoint's folder as a zip ---
+
+LINEAGE_COLOURS = {
+    "snapshot": "#98a2b3",
+    "base": "#667085",
+    "sft": "#2e90fa",
+    "rm": "#f79009",
+    "policy": "#12b76a",
+    "evaluation": "#9e77ed",
+}
+
+# the reward model's arrows in its colour, an evaluation's baseline and judge fainter
+EDGE_COLOURS = {"reward": "#dc6803", "judge": "#98a2b3", "baseline": "#98a2b3"}
+
+
+def _hover(node) -> str:
+    lines = [f"<b>{escape(node['label'])}</b>", escape(node["name"])]
+    lines += [
+        f"{escape(key)}: {escape(lineage_module.fmt(v))}" for key, v in node["metrics"].items()
+    ]
+    if node["created_at"]:
+        lines.append(node["created_at"].strftime("%Y-%m-%d %H:%M"))
+    return "<br>".join(lines)
+
+
+def lineage_chart(lineage) -> str:
+    """The lineage as a plotly figure: a marker per node, one trace per kind, and an arrow
+    (a layout annotation) per edge with its label half way."""
+    nodes = {node["id"]: node for node in lineage["nodes"]}
+    traces = []
+    columns = []
+    for kind in lineage_module.COLUMNS:
+        group = [node for node in lineage["nodes"] if node["kind"] == kind]
+        if not group:
+            continue
+        columns.append(kind)
+        traces.append(
+            go.Scatter(
+                x=[node["x"] for node in group],
+                y=[node["y"] for node in group],
+                mode="markers+text",
+                name=kind,
+                text=[escape(node["label"]) for node in group],
+                textposition="bottom center",
+                hovertext=[_hover(node) for node in group],
+                hoverinfo="text",
+                marker={"size": 18, "color": LINEAGE_COLOURS[kind], "line": {"width": 1}},
+            )
+        )
+    annotations = []
+    for edge in lineage["edges"]:
+        source, target = nodes[edge["source"]], nodes[edge["target"]]
+        colour = EDGE_COLOURS.get(edge["label"], "#667085")
+        annotations.append(
+            {
+                "x": target["x"], "y": target["y"], "ax": source["x"], "ay": source["y"],
+                "xref": "x", "yref": "y", "axref": "x", "ayref": "y", "text": "",
+                "showarrow": True, "arrowhead": 2, "arrowsize": 1.2, "arrowwidth": 1.3,
+                "arrowcolor": colour, "standoff": 10, "startstandoff": 10,
+            }
+        )  # fmt: skip
+        if edge["label"]:
+            annotations.append(
+                {
+                    # nearer the target than half way, where the labels of two edges
+                    # that cross would meet
+                    "x": source["x"] + 0.62 * (target["x"] - source["x"]),
+                    "y": source["y"] + 0.62 * (target["y"] - source["y"]),
+                    "xref": "x", "yref": "y", "text": escape(edge["label"]), "showarrow": False,
+                    "font": {"size": 11, "color": colour}, "bgcolor": "rgba(255,255,255,.8)",
+                }
+            )  # fmt: skip
+    rows = min((node["y"] for node in lineage["nodes"]), default=0)
+    figure = go.Figure(traces)
+    figure.update_layout(
+        annotations=annotations,
+        showlegend=False,
+        hovermode="closest",
+        plot_bgcolor="white",
+        xaxis={
+            "tickvals": list(range(len(columns))),
+            "ticktext": columns,
+            "side": "top",
+            "range": [-0.5, len(columns) - 0.5],
+            "showgrid": False,
+            "zeroline": False,
+            "fixedrange": True,
+        },
+        yaxis={
+            "visible": False,
+            "range": [rows - 0.7, 0.4],
+            "fixedrange": True,
+        },
+    )
+    return chart(figure, "chart-lineage")
+
+
+def artifact_folder(checkpoint) -> Path | None:
+    """The checkpoint's folder when it is a local folder inside PREFLAB_ARTIFACTS_DIR (symlinks
+    resolved); None for a hub id or anything elsewhere."""
+    root = Path(settings.PREFLAB_ARTIFACTS_DIR).resolve()
+    if not checkpoint.path:
+        return None
+    try:
+        folder = Path(checkpoint.path).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    if folder == root or not folder.is_relative_to(root) or not folder.is_dir():
+        return None
+    return folder
+
+
+@project_admin_required
+def models_page(request, project):
+    lineage = lineage_module.project_lineage(project)
+    checkpoints = lineage_module.project_checkpoints(project)
+    rows = [
+        {
+            "checkpoint": checkpoint,
+            "metrics": lineage_module.key_metrics(checkpoint.kind, checkpoint.metrics),
+            "downloadable": artifact_folder(checkpoint) is not None,
+        }
+        for checkpoint in reversed(checkpoints)
+    ]
+    context = {
+        "project": project,
+        "rows": rows,
+        "chart": lineage_chart(lineage) if lineage["nodes"] else "",
+    }
+    return render(request, "training/models.html", context)
+
+
+@project_admin_required
+def checkpoint_download(request, project, checkpoint_id):
+    """The checkpoint's folder as a zip, built in a temporary file (symlinks inside are left
+    out, so nothing outside the folder is read)."""
+    ids = {c.pk for c in lineage_module.project_checkpoints(project)}
+    if checkpoint_id not in ids:
+        raise Http404("no such checkpoint in this project")
+    checkpoint = get_object_or_404(Checkpoint, pk=checkpoint_id)
+    folder = artifact_folder(checkpoint)
+    if folder is None:
+        raise Http404("this checkpoint is not a local folder of the artifacts")
+    archive = tempfile.TemporaryFile()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for directory, subdirs, files in os.walk(folder):
+            subdirs[:] = [d for d in subdirs if not os.path.islink(os.path.join(directory, d))]
+            for name in sorted(files):
+                file = Path(directory, name)
+                if file.is_symlink() or not file.is_file():
+                    continue
+                zipped.write(file, file.relative_to(folder).as_posix())
+    archive.seek(0)
+    filename = f"{checkpoint.kind}-{checkpoint.pk}-{slugify(checkpoint.name) or 'checkpoint'}.zip"
+    return FileResponse(archive, as_attachment=True, filename=filename)

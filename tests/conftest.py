@@ -79,6 +79,17 @@ def reviewer(project):
 
 
 @pytest.fixture
+def project_admin(project):
+    """An admin of the project who is neither staff nor superuser (the training console's
+    users)."""
+    from labeling import roles
+
+    user = _user("pia")
+    roles.grant(user, project, "admin")
+    return user
+
+
+@pytest.fixture
 def admin_user(project):
     return _user("ada", superuser=True)
 

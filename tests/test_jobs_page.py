@@ -19,14 +19,6 @@ from training.views import duration_text, eta_seconds
 
 
 @pytest.fixture
-def project_admin(project):
-    """An admin of the project who is neither staff nor superuser."""
-    user = get_user_model().objects.create_user(username="pia", password="pw-pia")
-    roles.grant(user, project, "admin")
-    return user
-
-
-@pytest.fixture
 def job(project, project_admin):
     return TrainingJob.objects.create(project=project, kind="sft", created_by=project_admin)
 

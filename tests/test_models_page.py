@@ -5,20 +5,11 @@ import io
 import zipfile
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from labeling import roles
 from labeling.models import Project
 from training.lineage import project_lineage
 from training.models import Checkpoint, DatasetSnapshot, JobMetric, TrainingJob
-
-
-@pytest.fixture
-def project_admin(project):
-    user = get_user_model().objects.create_user(username="pia", password="pw-pia")
-    roles.grant(user, project, "admin")
-    return user
 
 
 @pytest.fixture

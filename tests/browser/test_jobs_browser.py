@@ -7,24 +7,15 @@ import math
 import os
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils import timezone
 
-from labeling import roles
 from training import lifecycle
 from training.models import Checkpoint, DatasetSnapshot, JobMetric, TrainingJob
 
 from .conftest import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def project_admin(project):
-    user = get_user_model().objects.create_user(username="pia", password="pw-pia")
-    roles.grant(user, project, "admin")
-    return user
 
 
 def _points(page, div):

@@ -7,22 +7,12 @@ import os
 import zipfile
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.urls import reverse
-
-from labeling import roles
 
 from ..test_models_page import build_world
 from .conftest import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def project_admin(project):
-    user = get_user_model().objects.create_user(username="pia", password="pw-pia")
-    roles.grant(user, project, "admin")
-    return user
 
 
 @pytest.fixture

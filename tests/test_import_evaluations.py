@@ -118,6 +118,12 @@ def test_the_report_command_prints_the_document(db, tmp_path, capsys):
         )  # fmt: skip
     with pytest.raises(CommandError, match="--campaign"):
         call_command("evaluation_report", "--project", "arena", "--campaign", "nope")
+    for judge, refusal in (("rm:999999", "no checkpoint 999999"), ("gpt", "human or rm:ID")):
+        with pytest.raises(CommandError, match=f"--judge: {refusal}"):
+            call_command(
+                "evaluation_report", "--project", "arena", "--campaign", "arena-1",
+                "--judge", judge,
+            )  # fmt: skip
 
 
 GOOD = {

@@ -280,13 +280,6 @@ def test_the_training_page_shows_last_and_next_runs(
     assert next_cell.startswith(">20") and "never" not in row.split("</tr>")[0]
 
 
-@pytest.fixture(scope="session")
-def tiny_path(tmp_path_factory):
-    from training.engine.tiny import tiny_model_dir
-
-    return tiny_model_dir(tmp_path_factory.mktemp("models") / "tiny")
-
-
 @pytest.mark.slow
 @pytest.mark.training
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from evaluations import campaigns, report, scoring
 from labeling.errors import ServiceError
-from training.models import Checkpoint
+from training.management.job_command import checkpoint_of
 
 from ._campaign import campaign_of
 
@@ -30,13 +30,10 @@ class Command(BaseCommand):
         campaign = campaigns.advance(campaign_of(options))
         try:
             if options["judge"] != "human":
-                _, _, checkpoint_id = options["judge"].partition(":")
-                checkpoint = Checkpoint.objects.filter(
-                    pk=int(checkpoint_id) if checkpoint_id.isdigit() else -1
-                ).first()
-                if checkpoint is None:
-                    raise CommandError(f"--judge: no checkpoint {options['judge']!r}")
-                scoring.score_entries(campaign, checkpoint)
+                prefix, _, checkpoint_id = options["judge"].partition(":")
+                if prefix != "rm" or not checkpoint_id.isdigit():
+                    raise CommandError(f"--judge: human or rm:ID, not {options['judge']!r}")
+                scoring.score_entries(campaign, checkpoint_of(int(checkpoint_id), "--judge"))
             document = report.build_report(
                 campaign,
                 options["baseline"],

@@ -273,3 +273,62 @@ class AdaptiveKLController:
     def update(self, current_kl: float, n_steps: int) -> None:
         proportional_error = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
         self.value *= 1.0 + proportional_error * n_steps / self.horizon
+
+
+# ---------------------------------------------------------------------------------------------
+# DPO
+
+
+def kway_dpo_loss(
+    policy_logps: torch.Tensor,
+    ref_logps: torch.Tensor,
+    ranks: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    *,
+    beta: float = 0.1,
+    label_smoothing: float = 0.0,
+    loss_type: str = "sigmoid",
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """DPO (Rafailov et al., 2023) over every strictly ordered pair of each ranking.
+
+    policy_logps, ref_logps: summed log-probabilities of each response, [B, K_max]; ranks and
+    mask as in the K-way reward loss (1 = best, mask 0 = padding slot). With the log-ratio
+    h_w − h_l of a pair (h = log π − log π_ref):
+      sigmoid: −(1 − ε)·log σ(β·(h_w − h_l)) − ε·log σ(−β·(h_w − h_l))   (ε: label smoothing,
+               the conservative DPO of a label flipped with probability ε)
+      ipo:     (h_w − h_l − 1/(2β))²   (Azar et al., 2023: a target margin instead of a sigmoid)
+    The loss is the mean over all pairs of the batch, each pair weighing the same: exactly the
+    loss of the pairwise expansion, which is what TRL trains on flattened pairs. Ties give no
+    pair. Returns (loss, stats) with TRL's names: the implicit rewards β·h of winners and losers,
+    their margin and how often the winner's is higher (all means over pairs, detached).
+    """
+    if mask is None:
+        mask = torch.ones_like(policy_logps)
+    valid = mask.bool()
+    pair = (ranks.unsqueeze(2) < ranks.unsqueeze(1)) & valid.unsqueeze(2) & valid.unsqueeze(1)
+    logratio = policy_logps - ref_logps
+    diff = logratio.unsqueeze(2) - logratio.unsqueeze(1)  # diff[b, w, l] = h_w − h_l
+    if loss_type == "sigmoid":
+        losses = (1 - label_smoothing) * F.softplus(-beta * diff) + label_smoothing * F.softplus(
+            beta * diff
+        )
+    elif loss_type == "ipo":
+        losses = (diff - 1 / (2 * beta)) ** 2
+    else:
+        raise ValueError(f"loss_type: {loss_type!r} is not sigmoid or ipo")
+    pair_f = pair.to(losses.dtype)
+    n_pairs = pair_f.sum().clamp(min=1)
+    loss = (losses * pair_f).sum() / n_pairs
+    with torch.no_grad():
+        reward = beta * logratio
+        chosen = (reward.unsqueeze(2) * pair_f).sum() / n_pairs
+        rejected = (reward.unsqueeze(1) * pair_f).sum() / n_pairs
+        won = ((diff > 0).to(losses.dtype) * pair_f).sum() / n_pairs
+    stats = {
+        "rewards/chosen": chosen,
+        "rewards/rejected": rejected,
+        "rewards/margins": chosen - rejected,
+        "rewards/accuracies": won,
+        "pairs": pair_f.sum(),
+    }
+    return loss, stats

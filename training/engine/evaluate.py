@@ -34,8 +34,8 @@ from training.engine.config import parse_cli
 from training.engine.data import read_rows
 from training.engine.evaluate_config import EvaluateConfig
 from training.engine.generate import (
-    _prompt_of,
     load_rows_state,
+    prompt_of,
     sample_responses,
     save_rows_state,
 )
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_cli(
         EvaluateConfig, argv, required=("prompts_file", "parent_model", "reward_model")
     )
-    prompts = [_prompt_of(row) for row in read_rows(config.prompts_file)]
+    prompts = [prompt_of(row) for row in read_rows(config.prompts_file)]
     result = evaluate_policy(config, prompts, callback=progress.print_progress)
     if config.out_file:
         write_rows(Path(config.out_file), result["rows"])

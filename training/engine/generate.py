@@ -327,7 +327,7 @@ def select_prompts(config: GenerateConfig, rows: list[dict], callback=None) -> l
     ]
 
 
-def _prompt_of(row: Any) -> str | list[dict]:
+def prompt_of(row: Any) -> str | list[dict]:
     if isinstance(row, str):
         return row
     if "prompt" in row:
@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> None:
     config = parse_cli(GenerateConfig, argv, required=("prompts_file", "out_file"))
     # rows may also be bare JSON strings, one a line (OASST's prompt lottery file)
     rows = read_rows(config.prompts_file)
-    prompts = [_prompt_of(row) for row in rows]
+    prompts = [prompt_of(row) for row in rows]
     out = generate_responses(config, prompts, callback=progress.print_progress)
     Path(config.out_file).parent.mkdir(parents=True, exist_ok=True)
     with open(config.out_file, "w", encoding="utf-8") as f:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from labeling import dashboard
+from labeling import dashboard, settings_views
 
 urlpatterns = [
     path("", dashboard.index, name="dashboard"),
@@ -15,4 +15,5 @@ urlpatterns = [
         dashboard.screening_decide,
         name="dashboard-screening-decide",
     ),
+    path("<slug:slug>/settings/", settings_views.project_settings, name="dashboard-settings"),
 ]

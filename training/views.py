@@ -9,15 +9,12 @@ import json
 import os
 import tempfile
 import zipfile
-from functools import wraps
 from html import escape
 from pathlib import Path
 
 import plotly.graph_objects as go
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,8 +23,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from labeling import roles
-from labeling.models import Project
+from labeling.access import project_admin_required
 from preflab.charts import chart
 
 from . import lifecycle
@@ -38,22 +34,6 @@ from .models import Checkpoint, TrainingJob
 LIST_LIMIT = 200
 # with more points than this a curve is drawn without markers: thousands of them hide the line
 MARKERS_UP_TO = 200
-
-
-def project_admin_required(view):
-    """Anonymous users go to the login page; an unknown project is a 404; anyone but the
-    project's admins (superusers are admins everywhere) is refused with a 403. The view is
-    called with the project in place of its slug."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request, slug, *args, **kwargs):
-        project = get_object_or_404(Project, slug=slug)
-        if not roles.has_role(request.user, project, "admin"):
-            raise PermissionDenied("only the project's admins see its training jobs")
-        return view(request, project, *args, **kwargs)
-
-    return wrapped
 
 
 def eta_seconds(job, now) -> float | None:

@@ -1,24 +1,36 @@
-"""The demo campaign: its content, its accounts and that seeding twice changes nothing."""
+"""The demo campaign: its content, its accounts, the simulated labelers' rankings, the finished
+training run on the tiny model, and that seeding twice changes nothing."""
 
+import re
 from collections import defaultdict
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.urls import reverse
 
 from labeling import roles
+from labeling.assignment import engine
 from labeling.demo.campaign import DEMO_ACCOUNTS, seed_demo
 from labeling.demo.content import PROMPTS, SOURCE_USERS
+from labeling.demo.simulated_campaign import SIMULATED_LABELERS, SIMULATED_TASKS
 from labeling.models import (
+    Assignment,
     Demonstration,
     Membership,
     Project,
     Prompt,
+    Ranking,
+    RankingItem,
     RankingTask,
     Response,
     TaskResponse,
 )
+from training.lineage import project_lineage
+from training.models import Checkpoint, DatasetSnapshot, JobMetric, TrainingJob
+
+SIMULATED = [name for name, _ in SIMULATED_LABELERS]
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +50,22 @@ def _counts():
         "users": get_user_model().objects.count(),
         "memberships": Membership.objects.count(),
         "groups": Group.objects.count(),
+        "assignments": Assignment.objects.count(),
+        "rankings": Ranking.objects.count(),
+        "ranking_items": RankingItem.objects.count(),
+        "jobs": TrainingJob.objects.count(),
+        "job_metrics": JobMetric.objects.count(),
+        "checkpoints": Checkpoint.objects.count(),
+        "snapshots": DatasetSnapshot.objects.count(),
     }
+
+
+def _printed_passwords(out: str) -> dict:
+    passwords = {}
+    for username, _, _ in DEMO_ACCOUNTS:
+        line = next(line for line in out.splitlines() if line.strip().startswith(username + " "))
+        passwords[username] = line.split("password:")[1].split()[0]
+    return passwords
 
 
 def test_demo_data_is_well_formed():
@@ -139,7 +166,7 @@ def test_seeding_twice_creates_nothing_new(db):
 
 
 def test_command_prints_the_accounts(db, capsys):
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-training")
     out = capsys.readouterr().out
     assert "http://127.0.0.1:8000/" in out
     passwords = {}
@@ -150,15 +177,16 @@ def test_command_prints_the_accounts(db, capsys):
     users = get_user_model().objects
     assert all(users.get(username=u).check_password(p) for u, p in passwords.items())
 
+    assert "skipped (--no-training)" in out
     # a second run (make demo again) keeps the passwords and prints none
     before = _counts()
-    call_command("seed_demo")
+    call_command("seed_demo", "--no-training")
     out = capsys.readouterr().out
     assert out.count("unchanged (--reset-passwords resets it)") == len(DEMO_ACCOUNTS)
     assert _counts() == before
     assert all(users.get(username=u).check_password(p) for u, p in passwords.items())
     # --reset-passwords gives new ones, printed
-    call_command("seed_demo", "--reset-passwords")
+    call_command("seed_demo", "--reset-passwords", "--no-training")
     out = capsys.readouterr().out
     assert "unchanged" not in out
     for username, _, _ in DEMO_ACCOUNTS:
@@ -190,4 +218,126 @@ def test_a_demo_project_the_campaign_no_longer_fits_is_a_command_error(db):
 
     Project.objects.create(slug="demo", name="Demo", k_min=2, k_max=3)
     with pytest.raises(CommandError, match=r"k: 4\.\.7 is outside the project's range 2\.\.3"):
-        call_command("seed_demo")
+        call_command("seed_demo", "--no-training")
+
+
+def test_simulated_labelers_rank_part_of_the_campaign_through_the_engine(db, client):
+    seed_demo()
+    project = Project.objects.get(slug="demo")
+    users = get_user_model().objects
+    for username in SIMULATED:
+        user = users.get(username=username)
+        assert not user.has_usable_password() and not user.is_staff
+        assert roles.role_in(user, project) == "labeler"
+
+    # each ranked task has its full overlap from the simulated labelers, through submitted
+    # assignments (the engine's path), and every pair of them shares tasks
+    rankings = Ranking.objects.filter(task__project=project)
+    assert not rankings.exclude(labeler__username__in=SIMULATED).exists()
+    assert rankings.count() == SIMULATED_TASKS * project.overlap
+    by_task = defaultdict(set)
+    for task_id, username in rankings.values_list("task_id", "labeler__username"):
+        by_task[task_id].add(username)
+    assert len(by_task) == SIMULATED_TASKS
+    assert all(len(names) == project.overlap for names in by_task.values())
+    assert {frozenset(names) for names in by_task.values()} == {
+        frozenset(pair) for pair in [SIMULATED[:2], SIMULATED[1:], SIMULATED[::2]]
+    }
+    assert not rankings.filter(assignment__isnull=True).exists()
+    assert set(
+        Assignment.objects.filter(task__project=project).values_list("status", flat=True)
+    ) == {"submitted"}
+    # dated over the past days, so the dashboard's time series have a shape
+    days = {r.submitted_at.date() for r in rankings}
+    assert len(days) >= 5
+
+    # plausible: a good response (a polished system's text, no documented issue) is ranked
+    # above a flawed one far more often than not
+    hinted = {
+        (entry["id"], r["text"]): bool(r.get("issue"))
+        for entry in PROMPTS
+        for r in entry["responses"]
+    }
+    better = worse = 0
+    for ranking in rankings.prefetch_related("items__response", "task__prompt"):
+        flawed = [
+            (hinted[(ranking.task.prompt.external_id, item.response.text)], item.rank)
+            for item in ranking.items.all()
+        ]
+        for issue_a, rank_a in flawed:
+            for issue_b, rank_b in flawed:
+                if not issue_a and issue_b:
+                    better += rank_a < rank_b
+                    worse += rank_a > rank_b
+    assert better > 3 * worse
+
+    # the dashboard shows a pairwise agreement number, not a dash, and the labelers' rows
+    client.force_login(users.get(username="admin"))
+    html = client.get(reverse("dashboard-project", args=["demo"])).content.decode()
+    stat = re.search(r'data-stat="pairwise_agreement">([^<]*)<', html).group(1)
+    assert 0.5 < float(stat) <= 1.0
+    assert all(name in html for name in SIMULATED)
+
+    # most tasks stay fresh: the demo's people still get one, never a simulated labeler's
+    for username in ("labeler", "labeler2"):
+        lease = engine.next_assignment(project, users.get(username=username))
+        assert lease is not None and lease.task_id not in by_task
+    assert engine.queue_size(project, users.get(username="labeler")) >= 20
+
+
+def test_seeding_again_leaves_the_simulated_campaign_as_it_was(db):
+    seed_demo()
+    before = _counts()
+    seed_demo()
+    assert _counts() == before
+
+
+@pytest.mark.training
+@pytest.mark.django_db(transaction=True)  # the job's heartbeat thread reads the job's row
+def test_the_demo_has_a_finished_training_run(client, settings, tmp_path, capsys):
+    """SFT → RM → PPO → an RM-judged evaluation on the tiny model, run by seed_demo itself."""
+    settings.PREFLAB_ARTIFACTS_DIR = tmp_path
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "Training run on the tiny model" in out and "run now in" in out
+    passwords = _printed_passwords(out)
+    project = Project.objects.get(slug="demo")
+    jobs = {job.kind: job for job in TrainingJob.objects.filter(project=project)}
+    assert set(jobs) == {"sft", "rm", "ppo", "evaluate"}
+    assert all(job.status == "succeeded" for job in jobs.values())
+    tiny = Checkpoint.objects.get(kind="base", name="tiny (demo)")
+    assert tiny.path.startswith(str(tmp_path / "models" / "tiny"))
+    assert jobs["sft"].base_checkpoint == tiny
+    # the tiny model's samples never became ranking tasks for the people
+    assert RankingTask.objects.filter(project=project).count() == len(PROMPTS)
+
+    client.force_login(get_user_model().objects.get(username="admin"))
+    html = client.get(reverse("dashboard-jobs", args=["demo"])).content.decode()
+    for kind in ("sft", "rm", "ppo", "evaluate"):
+        assert f'data-job="{jobs[kind].pk}" data-status="succeeded"' in html
+    for kind in ("sft", "rm", "ppo"):
+        assert jobs[kind].metric_rows.count() >= 3, kind
+        page = client.get(reverse("dashboard-job", args=["demo", jobs[kind].pk]))
+        assert 'id="chart-' in page.content.decode(), kind
+    assert jobs["evaluate"].metric_rows.exists()
+
+    # the lineage: tiny → SFT → RM, SFT → policy (against the RM), the policy judged by the RM
+    edges = {(e["source"], e["target"]): e["label"] for e in project_lineage(project)["edges"]}
+    node = {kind: f"checkpoint-{jobs[kind].output_checkpoint_id}" for kind in ("sft", "rm", "ppo")}
+    evaluation = f"evaluation-{jobs['evaluate'].pk}"
+    assert (f"checkpoint-{tiny.pk}", node["sft"]) in edges
+    assert (node["sft"], node["rm"]) in edges and (node["sft"], node["ppo"]) in edges
+    assert edges[(node["rm"], node["ppo"])] == "reward"
+    assert edges[(node["rm"], evaluation)] == "judge"
+    assert edges[(node["sft"], evaluation)] == "baseline"
+    models_page = client.get(reverse("dashboard-models", args=["demo"])).content.decode()
+    assert 'id="chart-lineage"' in models_page
+
+    # make demo again: nothing new, nothing retrained, the passwords kept
+    before = _counts()
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert "from an earlier seed" in out
+    assert _counts() == before
+    users = get_user_model().objects
+    assert all(users.get(username=u).check_password(p) for u, p in passwords.items())

@@ -1,4 +1,5 @@
-"""The demo campaign: the project's own prompts, responses, tasks, demonstrations and accounts.
+"""The demo campaign: the project's own prompts, responses, tasks, demonstrations and accounts,
+and the rankings of a few simulated labelers (``simulated_campaign``).
 
 ``seed_demo`` is idempotent: a second run finds every row it would create and adds
 nothing, and an existing account keeps its password unless ``reset_passwords`` asks for a
@@ -14,6 +15,7 @@ from django.db import transaction
 from labeling import projects, roles
 from labeling.assignment import demonstrations
 from labeling.demo.content import HUMAN, PROMPTS
+from labeling.demo.simulated_campaign import simulate_demo_labeling
 from labeling.intake.prompts import DuplicatePrompt, PromptBook, PromptCapped
 from labeling.intake.ranking_tasks import build_tasks
 from labeling.intake.responses import get_or_create_response
@@ -183,4 +185,7 @@ def seed_demo(*, reset_passwords: bool = False) -> dict:
                     written, reviewer, accept=True, note="Demo data: accepted as written."
                 )
         build_tasks(project, TASK_K_MIN, TASK_K_MAX, seed=0)
+        # after the tasks: simulated labelers give a part of them their overlap, so the
+        # dashboard has agreement to show from the first start
+        simulate_demo_labeling(project)
     return passwords

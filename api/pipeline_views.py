@@ -14,6 +14,7 @@ from rest_framework.response import Response as ApiResponse
 
 from pipelines import retraining, service
 from pipelines.models import Pipeline, RetrainingSchedule
+from training.job_requests import start_pipeline
 
 from . import permissions
 from . import pipeline_serializers as ps
@@ -65,15 +66,7 @@ class PipelineViewSet(
         given.is_valid(raise_exception=True)
         data = given.validated_data
         permissions.require_role(request, data["project"], "admin", "start pipelines")
-        pipeline = service.start_pipeline(
-            data["project"],
-            labelers=data["labelers"],
-            rounds=data["rounds"],
-            base=data.get("base"),
-            config=data.get("config") or {},
-            user=request.user,
-        )
-        pipeline = service.advance(pipeline)  # the first stage's job, enqueued after commit
+        pipeline = start_pipeline(data, request.user)  # its first job enqueued after commit
         return ApiResponse(self._shown(pipeline), status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -94,23 +94,13 @@ class TrainingJobViewSet(
         return ApiResponse(self.get_serializer(self.get_object()).data)
 
     def perform_create(self, serializer):
-        from training import jobs
+        from training.job_requests import start_job
 
         data = serializer.validated_data
         permissions.require_role(self.request, data["project"], "admin", "start training jobs")
         try:
             # validates the config against the engine, freezes the data, enqueues on commit
-            serializer.instance = jobs.create_job(
-                data["project"],
-                data["kind"],
-                data.get("config") or {},
-                base=data.get("base_checkpoint"),
-                reward=data.get("reward_checkpoint"),
-                snapshot=data.get("snapshot"),
-                snapshot_options=data.get("snapshot_options"),
-                corpus=data.get("pretrain_corpus"),
-                user=self.request.user,
-            )
+            serializer.instance = start_job(data, self.request.user)
         except ExportError as exc:  # an option the kind does not take, under its body field
             raise ValidationError({"snapshot_options": exc.as_dict()}) from exc
 

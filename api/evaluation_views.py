@@ -5,7 +5,6 @@ Nothing here is served to labelers: their side of a campaign is the ordinary tas
 which never names a model.
 """
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
@@ -13,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response as ApiResponse
 
-from evaluations import campaigns, report, tasks
+from evaluations import campaigns, report, scoring
 from evaluations.models import Campaign
 from training.models import Checkpoint
 
@@ -118,7 +117,7 @@ class CampaignViewSet(
         judge = JudgeSerializer(data=request.data)
         judge.is_valid(raise_exception=True)
         checkpoint = judge.validated_data["judge"]
-        transaction.on_commit(lambda: tasks.score_campaign.delay(campaign.pk, checkpoint.pk))
+        scoring.queue_scoring(campaign, checkpoint)
         return ApiResponse(
             {"queued": True, "judge": f"rm:{checkpoint.pk}"}, status=status.HTTP_202_ACCEPTED
         )

@@ -1,7 +1,9 @@
 """django-filter FilterSets: every list filters by project slug plus its own fields."""
 
 import django_filters as filters
+from django import forms
 from django.contrib.auth import get_user_model
+from django.db import models
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -18,13 +20,81 @@ class FilterBackend(DjangoFilterBackend):
     so the query would fail with a 500 instead of matching nothing)."""
 
     def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        typed = {
+            name
+            for name, field in (filterset_class.base_filters if filterset_class else {}).items()
+            if not isinstance(field, filters.CharFilter)
+        }
         for name, values in request.query_params.lists():
             if any("\x00" in value for value in values):
                 raise ValidationError({name: ["must not contain NUL characters"]})
+            # django-filter reads "status=" as no filter; the schema's enums, numbers and
+            # booleans have no empty value, so it is a mistake worth saying
+            if name in typed and "" in values:
+                raise ValidationError({name: ["must not be empty"]})
         return super().filter_queryset(request, queryset, view)
 
 
-class PromptFilter(filters.FilterSet):
+# A row id as PostgreSQL stores it (bigint); the schema says so, so a larger one is a 400.
+ID_RANGE = {"minimum": 1, "maximum": 2**63 - 1}
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IntegerFilter(filters.NumberFilter):
+    """A whole number, as the schema says (django-filter's NumberFilter takes decimals)."""
+
+    field_class = forms.IntegerField
+
+
+@extend_schema_field({"type": "integer", **ID_RANGE})
+class IdFilter(IntegerFilter):
+    """A related row by id: an unknown id matches nothing (an empty page), like an id of a
+    project the caller cannot see, so the filter never tells which ids exist."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", ID_RANGE["minimum"])
+        kwargs.setdefault("max_value", ID_RANGE["maximum"])
+        super().__init__(*args, **kwargs)
+
+
+class BooleanQueryField(forms.Field):
+    """``true`` or ``false``, as the schema's boolean is written in a query string (Django's
+    NullBooleanField reads anything else as "not given", so a typo silently drops the
+    filter)."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        spelled = str(value).lower()
+        if spelled not in ("true", "false"):
+            raise forms.ValidationError("true or false")
+        return spelled == "true"
+
+
+class BooleanFilter(filters.BooleanFilter):
+    field_class = BooleanQueryField
+
+
+class FilterSet(filters.FilterSet):
+    """The API's FilterSets: generated filters take the types the schema gives them."""
+
+    FILTER_DEFAULTS = (
+        filters.FilterSet.FILTER_DEFAULTS
+        | {
+            field: {"filter_class": IntegerFilter}
+            for field, defaults in filters.FilterSet.FILTER_DEFAULTS.items()
+            if defaults.get("filter_class") is filters.NumberFilter
+            and issubclass(field, models.IntegerField)
+        }
+        | {
+            models.BooleanField: {"filter_class": BooleanFilter},
+            models.ForeignKey: {"filter_class": IdFilter},
+        }
+    )
+
+
+class PromptFilter(FilterSet):
     project = filters.CharFilter(field_name="project__slug")
 
     class Meta:
@@ -32,7 +102,7 @@ class PromptFilter(filters.FilterSet):
         fields = ["project", "split", "category", "source_user", "external_id"]
 
 
-class ResponseFilter(filters.FilterSet):
+class ResponseFilter(FilterSet):
     project = filters.CharFilter(field_name="prompt__project__slug")
     # a checkpoint by id, as before: an unknown id is a 400, not an empty page
     checkpoint = filters.ModelChoiceFilter(
@@ -43,15 +113,15 @@ class ResponseFilter(filters.FilterSet):
         model = Response
         fields = ["project", "prompt", "origin", "model_name", "checkpoint"]
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field({"type": "integer", **ID_RANGE})
     def filter_checkpoint(self, queryset, name, value):
         # Response.checkpoint_id is a plain column (labeling has no foreign key into training)
         return queryset.filter(**{name: value.pk})
 
 
-class TaskFilter(filters.FilterSet):
+class TaskFilter(FilterSet):
     project = filters.CharFilter(field_name="project__slug")
-    is_gold = filters.BooleanFilter(method="filter_gold")
+    is_gold = BooleanFilter(method="filter_gold")
 
     class Meta:
         model = RankingTask
@@ -70,7 +140,7 @@ class TaskFilter(filters.FilterSet):
         return queryset.filter(project__in=project_ids(self.request, "reviewer"))
 
 
-class RankingFilter(filters.FilterSet):
+class RankingFilter(FilterSet):
     project = filters.CharFilter(field_name="task__project__slug")
     labeler = filters.CharFilter(field_name=f"labeler__{USERNAME}")
 
@@ -79,7 +149,7 @@ class RankingFilter(filters.FilterSet):
         fields = ["project", "task", "labeler", "is_current"]
 
 
-class DemonstrationFilter(filters.FilterSet):
+class DemonstrationFilter(FilterSet):
     project = filters.CharFilter(field_name="prompt__project__slug")
     author = filters.CharFilter(field_name=f"author__{USERNAME}")
 
@@ -88,13 +158,13 @@ class DemonstrationFilter(filters.FilterSet):
         fields = ["project", "prompt", "status", "author"]
 
 
-class CheckpointFilter(filters.FilterSet):
+class CheckpointFilter(FilterSet):
     class Meta:
         model = Checkpoint
         fields = ["kind", "parent", "snapshot"]
 
 
-class TrainingJobFilter(filters.FilterSet):
+class TrainingJobFilter(FilterSet):
     project = filters.CharFilter(field_name="project__slug")
 
     class Meta:
@@ -102,7 +172,7 @@ class TrainingJobFilter(filters.FilterSet):
         fields = ["project", "kind", "status"]
 
 
-class SnapshotFilter(filters.FilterSet):
+class SnapshotFilter(FilterSet):
     project = filters.CharFilter(field_name="project__slug")
 
     class Meta:

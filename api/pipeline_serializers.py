@@ -5,6 +5,8 @@ schedule, are ``pipelines.service`` and ``pipelines.retraining``'s (their refusa
 naming the field, ``api.exceptions``).
 """
 
+import re
+
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -51,7 +53,7 @@ class PipelineSerializer(serializers.ModelSerializer):
     project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     pipeline = serializers.IntegerField(source="pk", read_only=True)
     created_by = serializers.SlugRelatedField(
-        slug_field=get_user_model().USERNAME_FIELD, read_only=True
+        slug_field=get_user_model().USERNAME_FIELD, read_only=True, allow_null=True
     )
     stages = serializers.SerializerMethodField()
 
@@ -84,7 +86,9 @@ class PipelineCreateSerializer(serializers.Serializer):
     config = serializers.JSONField(
         required=False,
         help_text='Per-stage job configs: {"sft": {...}, "generate": {...}, "rm": {...}, '
-        '"ppo": {...}, "evaluate": {...}, "simulation": {...}, "preset": "quick"}.',
+        '"ppo": {...}, "evaluate": {...}, "simulation": {...}, "preset": "quick"}; '
+        '"algorithm": "dpo" trains each round\'s policy with DPO (config "dpo": {...}) in '
+        "place of PPO, the RM kept to judge the evaluation.",
     )
 
     def validate_labelers(self, value):
@@ -96,8 +100,26 @@ class PipelineCreateSerializer(serializers.Serializer):
         return json_object(value)
 
 
+# A time of day on the server's clock. Not OpenAPI's format "time": that is RFC 3339's,
+# which requires a UTC offset that a nightly time in the server's zone does not have.
+TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+@extend_schema_field({"type": "string", "pattern": TIME_OF_DAY, "example": "02:00"})
+class TimeOfDayField(serializers.TimeField):
+    """HH:MM or HH:MM:SS, nothing else (DRF would also take an offset, then drop it)."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not re.fullmatch(TIME_OF_DAY, value):
+            self.fail("invalid", format="hh:mm[:ss]")
+        return super().to_internal_value(value)
+
+
 class RetrainingScheduleSerializer(serializers.ModelSerializer):
     project = ProjectField(role="labeler", help_text="The project's slug (or id).")
+    at_time = TimeOfDayField(
+        required=False, help_text=str(RetrainingSchedule._meta.get_field("at_time").help_text)
+    )
     next_run_at = serializers.SerializerMethodField(
         help_text="When beat runs it next (null when it is off)."
     )

@@ -16,12 +16,13 @@ from pipelines import retraining, service
 from pipelines.models import Pipeline, RetrainingSchedule
 from training.job_requests import start_pipeline
 
+from . import filters as api_filters
 from . import permissions
 from . import pipeline_serializers as ps
 from .views import BaseViewSet
 
 
-class PipelineFilter(filters.FilterSet):
+class PipelineFilter(api_filters.FilterSet):
     project = filters.CharFilter(field_name="project__slug")
 
     class Meta:
@@ -29,7 +30,7 @@ class PipelineFilter(filters.FilterSet):
         fields = ["project", "status", "mode"]
 
 
-class ScheduleFilter(filters.FilterSet):
+class ScheduleFilter(api_filters.FilterSet):
     project = filters.CharFilter(field_name="project__slug")
 
     class Meta:

@@ -96,6 +96,9 @@ class ProjectSerializer(serializers.Serializer):
     guidelines = serializers.CharField(
         required=False, allow_blank=True, help_text=_help("guidelines")
     )
+    principles = serializers.CharField(
+        required=False, allow_blank=True, help_text=_help("principles")
+    )
     k_min = serializers.IntegerField(required=False, help_text="Fewest responses in a task.")
     k_max = serializers.IntegerField(required=False, help_text="Most responses in a task.")
     overlap = serializers.IntegerField(required=False, help_text=_help("overlap"))
@@ -370,7 +373,7 @@ class DemonstrationSerializer(serializers.ModelSerializer):
         slug_field=get_user_model().USERNAME_FIELD, read_only=True
     )
     reviewed_by = serializers.SlugRelatedField(
-        slug_field=get_user_model().USERNAME_FIELD, read_only=True
+        slug_field=get_user_model().USERNAME_FIELD, read_only=True, allow_null=True
     )
     seconds_spent = serializers.FloatField(required=False)
 
@@ -480,7 +483,7 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         "| stopped), value, message}."
     )
     created_by = serializers.SlugRelatedField(
-        slug_field=get_user_model().USERNAME_FIELD, read_only=True
+        slug_field=get_user_model().USERNAME_FIELD, read_only=True, allow_null=True
     )
 
     class Meta:
@@ -518,7 +521,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
         help_text="Export options of the kind; a snapshot shows them all, resolved.",
     )
     created_by = serializers.SlugRelatedField(
-        slug_field=get_user_model().USERNAME_FIELD, read_only=True
+        slug_field=get_user_model().USERNAME_FIELD, read_only=True, allow_null=True
     )
 
     class Meta:

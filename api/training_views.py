@@ -6,7 +6,12 @@ import tempfile
 from django.http import FileResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -26,6 +31,9 @@ from . import serializers as s
 from .views import BaseViewSet
 
 # --- training ----------------------------------------------------------------------------
+
+# its body is the shared {field: [messages]} (api/schema.py)
+CONFLICT = OpenApiResponse(description="The job's status does not allow this now.")
 
 
 @extend_schema_view(list=extend_schema(summary="Model checkpoints (reviewers and admins)"))
@@ -57,13 +65,19 @@ class TrainingJobViewSet(
         )
         return permissions.in_projects(queryset, self.request, "reviewer")
 
-    @extend_schema(summary="Cancel a queued or running job (project admins)", request=None)
+    @extend_schema(
+        summary="Cancel a queued or running job (project admins)",
+        request=None,
+        responses={200: s.TrainingJobSerializer, 409: CONFLICT},
+    )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         return self._move(lifecycle.cancel, "cancel jobs")
 
     @extend_schema(
-        summary="Run a failed or cancelled job again; it resumes (project admins)", request=None
+        summary="Run a failed or cancelled job again; it resumes (project admins)",
+        request=None,
+        responses={200: s.TrainingJobSerializer, 409: CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
@@ -137,7 +151,10 @@ class SnapshotViewSet(
 
     @extend_schema(
         summary="The snapshot's rows as JSONL (the exact frozen bytes)",
-        responses={(200, "application/jsonl"): OpenApiTypes.BINARY},
+        responses={
+            (200, "application/jsonl"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(description="The snapshot's files are missing on this server."),
+        },
     )
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def download(self, request, pk=None):
@@ -181,6 +198,7 @@ class ExportView(APIView):
         parameters=EXPORT_PARAMETERS,
         responses={
             (200, "application/jsonl"): OpenApiTypes.BINARY,
+            (200, "application/gzip"): OpenApiTypes.BINARY,  # gzip=true
             (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
         },
     )

@@ -16,8 +16,14 @@ from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action, api_view, authentication_classes, permission_classes
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.decorators import (
+    action,
+    api_view,
+    authentication_classes,
+    permission_classes,
+    throttle_classes,
+)
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response as ApiResponse
@@ -31,6 +37,7 @@ from labeling.models import Demonstration, Project, Prompt, Ranking, Response
 
 from . import filters, permissions
 from . import serializers as s
+from .schema import one_or_many
 
 
 @extend_schema(
@@ -40,8 +47,10 @@ from . import serializers as s
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([AllowAny])
+@throttle_classes([])
 def health(request):
-    """Liveness for load balancers and docker-compose: the database answers."""
+    """Liveness for load balancers and docker-compose: the database answers. Not throttled:
+    a probe every second must never read as down."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok", "database": connection.vendor})
@@ -54,10 +63,36 @@ class IdCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_page_size(self, request):
+        # DRF falls back to the default on a page_size it cannot read; the schema says it is
+        # a whole number from 1, so anything else is refused (a larger one is capped)
+        given = request.query_params.getlist(self.page_size_query_param)
+        if not given:
+            return self.page_size
+        value = given[0].lstrip("0") if len(given) == 1 else ""
+        if not (value.isascii() and value.isdigit()):  # also "0", "", "-1" and a repeat
+            raise ValidationError({self.page_size_query_param: ["a whole number from 1"]})
+        # compared as text first: int() refuses numbers of thousands of digits
+        return self.max_page_size if len(value) > 6 else min(int(value), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] |= {"minimum": 1}
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; more than "
+                    f"{self.max_page_size} is capped at {self.max_page_size})."
+                )
+        return parameters
+
 
 class BaseViewSet(viewsets.GenericViewSet):
     pagination_class = IdCursorPagination
     filter_backends = [filters.FilterBackend]
+    # any segment reaches the view, so an id that is not one (1.5) is the API's JSON 404,
+    # not the URL resolver's HTML page
+    lookup_value_regex = "[^/]+"
 
     def get_queryset(self):
         # The schema generator calls this with no user: give it the model, not a query.
@@ -116,11 +151,18 @@ class ProjectViewSet(
     model = Project
     serializer_class = s.ProjectSerializer
     lookup_field = "slug"
-    lookup_value_regex = "[-a-zA-Z0-9_]+"
+    # Any segment reaches the view, so a slug that cannot exist is the API's JSON 404, not
+    # the URL resolver's HTML page; get_object refuses it before it reaches PostgreSQL.
+    lookup_value_regex = "[^/]+"
     filterset_fields = ["slug"]
 
     def scoped(self):
         return roles.projects_for(self.request.user, "labeler").order_by("id")
+
+    def get_object(self):
+        if not projects.SLUG.fullmatch(self.kwargs[self.lookup_field]):
+            raise NotFound()
+        return super().get_object()
 
     def perform_create(self, serializer):
         if not self.request.user.is_superuser:
@@ -144,7 +186,8 @@ class ProjectViewSet(
 
         project = self.get_object()
         permissions.require_role(request, project, "reviewer", "see agreement")
-        query = s.AgreementQuerySerializer(data=request.query_params)
+        # a plain dict: from a QueryDict DRF reads "since=" as not given, not as invalid
+        query = s.AgreementQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         return ApiResponse(agreement.project_agreement(project, **query.validated_data))
 
@@ -172,8 +215,9 @@ def _create_prompt(item, books):
     list=extend_schema(summary="Prompts of the caller's projects"),
     create=extend_schema(
         summary="Create one prompt or a list of them (project admins); one transaction",
-        request=s.PromptSerializer(many=True),
-        responses={201: s.PromptSerializer(many=True)},
+        request={"application/json": one_or_many(s.PromptSerializer, s.MAX_BULK)},
+        responses={201: one_or_many(s.PromptSerializer, s.MAX_BULK)},
+        filters=False,
     ),
 )
 class PromptViewSet(
@@ -215,8 +259,9 @@ def _create_response(item, state):
     list=extend_schema(summary="Candidate responses (reviewers and admins)"),
     create=extend_schema(
         summary="Create one response or a list of them (project admins); one transaction",
-        request=s.ResponseSerializer(many=True),
-        responses={201: s.ResponseSerializer(many=True)},
+        request={"application/json": one_or_many(s.ResponseSerializer, s.MAX_BULK)},
+        responses={201: one_or_many(s.ResponseSerializer, s.MAX_BULK)},
+        filters=False,
     ),
 )
 class ResponseViewSet(

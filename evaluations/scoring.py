@@ -14,6 +14,18 @@ from .campaigns import EvaluationError
 from .models import Campaign, Entry
 
 
+def queue_scoring(campaign: Campaign, checkpoint: Checkpoint) -> None:
+    """Have a worker score the campaign's answers with ``checkpoint`` once the caller's
+    transaction commits. Refused (``BrokerUnavailable``, a 503) while the job queue is down,
+    so a request is never accepted into a queue nobody can see."""
+    from training.dispatch import require_broker
+
+    from . import tasks
+
+    require_broker()
+    transaction.on_commit(lambda: tasks.score_campaign.delay(campaign.pk, checkpoint.pk))
+
+
 def score_entries(campaign: Campaign, checkpoint: Checkpoint) -> int:
     """Score the answers that have no score from ``checkpoint`` yet; returns how many."""
     from training.engine.reward import score_responses

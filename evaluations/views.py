@@ -7,7 +7,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +20,7 @@ from pipelines.models import PipelineStage
 from preflab.charts import chart
 from training.models import Checkpoint, TrainingJob
 
-from . import campaigns, report, tasks
+from . import campaigns, report, scoring
 from .models import Campaign
 
 
@@ -226,7 +225,7 @@ def score(request, slug, campaign_id):
     if judge is None:
         messages.error(request, "judge: choose one of the project's reward models")
         return redirect(f"{reverse('dashboard-evaluations', args=[slug])}?campaign={campaign.pk}")
-    transaction.on_commit(lambda: tasks.score_campaign.delay(campaign.pk, judge.pk))
+    scoring.queue_scoring(campaign, judge)
     messages.success(request, f"Reward model {judge.pk} is scoring the answers on a worker.")
     page = reverse("dashboard-evaluations", args=[slug])
     return redirect(f"{page}?campaign={campaign.pk}&judge=rm:{judge.pk}")

@@ -5,8 +5,8 @@ import time
 
 from django import forms
 
-from labeling.assignment.demonstrations import MAX_TEXT_CHARS
-from labeling.assignment.rankings import MAX_COMMENT_CHARS, ItemInput
+from labeling.assignment.rankings import ItemInput
+from labeling.limits import MAX_COMMENT_CHARS, MAX_DEMONSTRATION_CHARS, MAX_REVIEW_NOTE_CHARS
 
 SKIP_REASONS = [
     ("expertise", "I lack the knowledge to judge this"),
@@ -134,11 +134,11 @@ class DemonstrationForm(forms.Form):
     text = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 12}),
         label="Your response",
-        max_length=MAX_TEXT_CHARS,
+        max_length=MAX_DEMONSTRATION_CHARS,
     )
     seconds_spent = forms.FloatField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class ReviewForm(forms.Form):
     decision = forms.ChoiceField(choices=[("accept", "Accept"), ("reject", "Reject")])
-    note = forms.CharField(required=False, max_length=5000)
+    note = forms.CharField(required=False, max_length=MAX_REVIEW_NOTE_CHARS)

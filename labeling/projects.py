@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from labeling.checks import has_nul
 from labeling.errors import ServiceError
 from labeling.intake import splits
+from labeling.limits import FLAG_MAX_CHARS, MAX_GUIDELINES_CHARS, too_long
 from labeling.models import LIKERT_MAX, MAX_K, MIN_K, Project
 
 SLUG_MAX_CHARS = Project._meta.get_field("slug").max_length
@@ -22,7 +23,6 @@ NAME_MAX_CHARS = Project._meta.get_field("name").max_length
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")
 # A flag is a name in exports and form values; labels are derived from it ("hallucination").
 FLAG = re.compile(r"[a-z][a-z0-9_]*")
-FLAG_MAX_CHARS = 64
 # A task wants at most this many labelers (the API's task creation has the same bound).
 MAX_OVERLAP = 100
 # A lease only returns an abandoned slot when it lapses; a longer one strands the slot.
@@ -44,7 +44,16 @@ INT_BOUNDS = {
 }
 SHARES = ("gold_rate", "agreement_threshold", "screening_threshold")  # 0..1
 SWITCHES = ("allow_ties", "requires_screening")
-SETTINGS = ("name", "guidelines", "flags", "split_fractions", *INT_BOUNDS, *SHARES, *SWITCHES)
+SETTINGS = (
+    "name",
+    "guidelines",
+    "principles",
+    "flags",
+    "split_fractions",
+    *INT_BOUNDS,
+    *SHARES,
+    *SWITCHES,
+)
 # Prompts are split and de-duplicated as they arrive: changing these once prompts exist
 # would put an author's later prompts in another split, or let duplicates through.
 FIXED_ONCE_PROMPTS_EXIST = ("split_fractions", "dedup_prefix_chars")
@@ -187,6 +196,7 @@ def _setting(name: str, value):
     return {
         "name": _name,
         "guidelines": _guidelines,
+        "principles": _principles,
         "flags": _flags,
         "split_fractions": _split_fractions,
     }[name](value)
@@ -208,6 +218,20 @@ def _guidelines(value) -> str:
         raise ProjectError("guidelines", "must be text")
     if has_nul(value):
         raise ProjectError("guidelines", "must not contain NUL characters")
+    if refusal := too_long(value, MAX_GUIDELINES_CHARS):
+        raise ProjectError("guidelines", refusal)
+    return value
+
+
+def _principles(value) -> str:
+    """The constitution an AI labeler's checkpoint judge reads (docs/ai-labelers.md): Markdown
+    like the guidelines, under the same bound; empty stands for the default constitution."""
+    if not isinstance(value, str):
+        raise ProjectError("principles", "must be text")
+    if has_nul(value):
+        raise ProjectError("principles", "must not contain NUL characters")
+    if refusal := too_long(value, MAX_GUIDELINES_CHARS):
+        raise ProjectError("principles", refusal)
     return value
 
 

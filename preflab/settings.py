@@ -7,6 +7,7 @@ Celery broker under ``var/``. Production sets ``DATABASE_URL`` (PostgreSQL) and
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "labeling",
     "training",
     "pipelines",
@@ -63,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # a body over DATA_UPLOAD_MAX_MEMORY_SIZE: a 413 naming it, API or page (docs/limits.md)
+    "preflab.body_limit.BodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +75,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # the database or the job queue down: a 503 with Retry-After, not a 500
+    "preflab.middleware.ServiceUnavailableMiddleware",
+    # last, as axes asks: it turns a locked-out login into the lockout page (429)
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "preflab.urls"
@@ -97,6 +105,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{SQLITE_PATH}"),
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        # a persistent connection is checked before a request reuses it: after PostgreSQL
+        # restarts, requests reconnect instead of failing on the dead connection
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -138,24 +149,87 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
 
+# --- security (docs/security.md) -----------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# The largest request body, a JSON document or a form (docs/limits.md).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("PREFLAB_MAX_BODY_BYTES", str(10 * 1024 * 1024)))
+# One switch for a site served over HTTPS (by a TLS-terminating proxy in front of gunicorn):
+# HSTS, the redirect to https, cookies sent only over https, and the proxy's header trusted to
+# say a request came in over https. `manage.py check --deploy` then reports nothing.
+PREFLAB_HTTPS = env_bool("PREFLAB_HTTPS", default=False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=PREFLAB_HTTPS or not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=PREFLAB_HTTPS or not DEBUG)
+if PREFLAB_HTTPS:
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # the container's own health probe speaks plain http to gunicorn, past the proxy
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+
+# Proxies in front of the web that append to X-Forwarded-For (0: REMOTE_ADDR is the client).
+# The login lockout and the API throttles key on the client address it gives.
+PREFLAB_NUM_PROXIES = int(os.environ.get("PREFLAB_NUM_PROXIES", "0"))
+
+# Login brute force (django-axes): this many failed logins for one username from one address
+# lock that pair out for the cool-off; a success before then starts the count again.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("PREFLAB_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("PREFLAB_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
+AXES_CLIENT_IP_CALLABLE = "api.throttles.client_ip"
+# a failure while locked out does not lengthen the lockout: the page's "N minutes" holds
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+
+# The API's rates (api/throttles.py): per client address for anonymous requests and requests
+# with a token that is not valid; per user for the rest, far above what labeling needs.
+# "<count>/<s|min|hour|day>"; empty turns a throttle off.
+PREFLAB_ANON_THROTTLE = os.environ.get("PREFLAB_ANON_THROTTLE", "60/min")
+PREFLAB_USER_THROTTLE = os.environ.get("PREFLAB_USER_THROTTLE", "100000/hour")
+
+# The throttles' counters must be shared by the web's processes (gunicorn workers): Redis
+# when PREFLAB_CACHE_URL names one (docker-compose.yml: its own db, apart from the broker's),
+# otherwise files under var/ (one machine, no extra service; `cache.clear()` stays harmless).
+PREFLAB_CACHE_URL = os.environ.get("PREFLAB_CACHE_URL", "")
+if PREFLAB_CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": PREFLAB_CACHE_URL,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        "api.authentication.AnonymousRate",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
+    # anonymous requests and bad tokens are counted by the authenticators (AnonymousRate)
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.AnonThrottle", "api.throttles.UserThrottle"],
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {
@@ -167,6 +241,19 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # the schemes clients authenticate with (AnonymousRate only counts anonymous requests)
+    "AUTHENTICATION_WHITELIST": [
+        "api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    # Bodies are documented as JSON, the API's format; DRF also parses form posts (the
+    # browsable API), which the schema need not promise.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # the error responses every operation can give (api/schema.py), after the enum hook
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.document_errors",
+    ],
 }
 
 # --- Celery -------------------------------------------------------------------
@@ -210,6 +297,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.expire_leases", "schedule": 60.0},
     "requeue-stale-jobs": {"task": "training.requeue_stale_jobs", "schedule": 30.0},
+    # the outbox: jobs committed while Redis was down are sent once it is back
+    "send-unsent-jobs": {"task": "training.send_unsent_jobs", "schedule": 30.0},
     # evaluation campaigns whose generation job failed (a success moves them at once)
     "advance-campaigns": {"task": "evaluations.advance_campaigns", "schedule": 60.0},
     # every running pipeline (started from the API, by a retraining schedule, or by a
@@ -240,4 +329,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # axes logs its start and every reset of a count at INFO; lockouts are warnings
+    "loggers": {"axes": {"level": os.environ.get("AXES_LOG_LEVEL", "WARNING")}},
 }

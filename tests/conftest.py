@@ -120,3 +120,12 @@ def make_task(project):
         return create_ranking_task(project, prompt, responses, overlap=overlap, **kwargs)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_counts():
+    """The API's throttles count requests in the cache (api/throttles.py), which outlives each
+    test's database: every test starts with none counted, as every test starts logged out."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -40,3 +40,23 @@ def counts():
             get_user_model(),
         )
     }
+
+
+def contents(project_slug):
+    """What an import left in a project, comparable across projects: its prompts (text, split,
+    author) and responses (prompt text, text, model), sorted."""
+    from labeling.models import Prompt, Response
+
+    prompts = Prompt.objects.filter(project__slug=project_slug)
+    responses = Response.objects.filter(prompt__project__slug=project_slug)
+    return (
+        sorted(prompts.values_list("text", "split", "source_user", "external_id", "category")),
+        sorted(responses.values_list("prompt__text", "text", "model_name", "origin")),
+    )
+
+
+def in_chunks_of(monkeypatch, rows):
+    """Read and write imports ``rows`` at a time (a file larger than one chunk)."""
+    from labeling.intake import importers
+
+    monkeypatch.setattr(importers, "CHUNK_ROWS", rows)

@@ -4,6 +4,8 @@
 
 import pytest
 
+from labeling.limits import MAX_DEMONSTRATION_CHARS
+
 from .api_world import clients, expect, fast_passwords, statuses, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -79,8 +81,11 @@ def test_the_api_keeps_the_demonstration_rules(clients, world):
     twice = labeler.post(URL, {"prompt": prompt, "text": "Again"}, format="json")
     assert twice.status_code == 400
     assert twice.json() == {"prompt": ["you already wrote a demonstration for this prompt"]}
-    long = clients["other"].post(URL, {"prompt": prompt, "text": "x" * 25_000}, format="json")
-    assert long.status_code == 400 and long.json() == {"text": ["at most 20000 characters"]}
+    n = MAX_DEMONSTRATION_CHARS
+    text = "x" * (n + 1)
+    long = clients["other"].post(URL, {"prompt": prompt, "text": text}, format="json")
+    assert long.status_code == 400
+    assert long.json() == {"text": [f"at most {n} characters (this has {n + 1})"]}
 
     own = reviewer.post(URL, {"prompt": prompt, "text": "Rita's answer"}, format="json").json()
     accept = {"status": "accepted", "review_note": ""}

@@ -136,6 +136,7 @@ def test_snapshot_shows_its_resolved_options(clients, world, artifacts):
         "min_agreement": 0.5,
         "include_gold": False,
         "include_evaluation": False,
+        "include_ai": False,
     }
 
 

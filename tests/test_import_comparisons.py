@@ -96,3 +96,26 @@ def test_real_hh_rlhf_file(tmp_path):
     assert created > 150
     for ranking in Ranking.objects.all()[:20]:
         assert len(ordered_pairs([i.rank for i in ranking.items.all()])) == 1
+
+
+def test_comparisons_across_chunks(tmp_path, monkeypatch):
+    """Chunks of 2 rows: a pair ranked in one chunk is a duplicate in the next, a prompt made
+    by one chunk is met again by the next."""
+    from .importing import in_chunks_of
+
+    in_chunks_of(monkeypatch, 2)
+    rows = [
+        {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."},
+        {"prompt": "2+2?", "chosen": "4", "rejected": "5"},
+        {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Lyon."},  # duplicate
+        {"prompt": "Capital of France?", "chosen": "Paris.", "rejected": "Nice."},
+        {"prompt": "2+2?", "chosen": "4", "rejected": "4"},  # invalid
+    ]
+    out, err = run(
+        "import_comparisons", write_jsonl(tmp_path / "c.jsonl", rows), "imp", "--skip-invalid"
+    )
+    assert out.strip() == (
+        "rows read: 5, created: 3, skipped as invalid: 1, skipped as duplicates: 1, capped: 0"
+    )
+    assert err.strip().endswith("c.jsonl:5: rejected: is identical to chosen")
+    assert RankingTask.objects.filter(prompt__text="Capital of France?").count() == 2

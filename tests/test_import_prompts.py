@@ -133,3 +133,48 @@ def test_a_bad_project_slug_is_refused_by_the_project_service(tmp_path):
     with pytest.raises(CommandError, match="--project: only letters, digits, hyphens"):
         run("import_prompts", path, "not a slug")
     assert counts() == before
+
+
+def test_chunks_import_what_row_by_row_imports(tmp_path, monkeypatch):
+    """The cap, dedup (by prefix and by id) and splits across chunks of 3 rows, as one by one:
+    the same summary and the same prompts in the same splits."""
+    from .importing import contents, in_chunks_of
+
+    rows = [
+        {"prompt": f"Question number {i} from a heavy user", "user_id": "heavy"} for i in range(3)
+    ]
+    rows += [
+        {"prompt": "Question number 1 from a heavy user"},  # same prefix as row 2: duplicate
+        {"id": "x1", "prompt": "One with an id.", "user_id": "u1"},
+        {"id": "x1", "prompt": "Another with the same id."},  # duplicate id, next chunk
+        {"prompt": "A heavy user's fourth question.", "user_id": "heavy"},  # capped
+        {"prompt": ""},  # invalid
+    ]
+    rows += [{"prompt": f"Prompt {i} by user {i % 5}", "user_id": f"user{i % 5}"} for i in range(9)]
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
+    imported = []
+    for chunk in (1, 3, 5000):
+        in_chunks_of(monkeypatch, chunk)
+        slug = f"chunks-of-{chunk}"
+        Project.objects.create(slug=slug, name=slug, prompt_cap_per_user=2, dedup_prefix_chars=20)
+        out, err = run("import_prompts", path, slug, "--skip-invalid")
+        assert out.strip() == (
+            "rows read: 17, created: 12, skipped as invalid: 1, skipped as duplicates: 2, capped: 2"
+        )
+        assert err.strip().endswith("p.jsonl:8: prompt: is missing or empty")
+        imported.append(contents(slug))
+    assert imported[0] == imported[1] == imported[2]
+    assert len(imported[0][0]) == 12
+
+
+def test_a_bad_row_in_a_later_chunk_names_its_line_and_writes_nothing(tmp_path, monkeypatch):
+    from .importing import in_chunks_of
+
+    in_chunks_of(monkeypatch, 3)
+    rows = [{"prompt": f"Prompt {i}", "id": f"id-{i}"} for i in range(8)]
+    rows[6] = {"prompt": "Prompt 6", "category": "poetry"}  # line 7, the third chunk
+    path = write_jsonl(tmp_path / "p.jsonl", rows)
+    before = counts()
+    with pytest.raises(CommandError, match=r"p.jsonl:7: category: 'poetry' is not one of"):
+        run("import_prompts", path)
+    assert counts() == before

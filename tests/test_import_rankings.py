@@ -156,3 +156,43 @@ def test_an_imported_campaign_is_the_campaign_collected(tmp_path):
     assert imported["agreement"]["n_tasks_with_overlap"] == 3
     assert len(imported["consensus"]) == 3 and len(imported["grouped"]) == 9
     assert imported == collected
+
+
+def test_rankings_across_chunks(tmp_path, monkeypatch):
+    """Chunks of 2 rows: a task made by one chunk gains the next chunk's labelers, the same
+    labeler again is a duplicate there too, and a row refused by the ranking service after
+    its new prompt was made takes the prompt back without spoiling the rows after it."""
+    from .importing import in_chunks_of
+
+    in_chunks_of(monkeypatch, 2)
+    fruit = {"prompt": "Best fruit?", "responses": ["Apple", "Pear", "Fig"]}
+    fresh = {"prompt": "A fresh prompt.", "responses": ["x", "y"], "ranks": [1, 2]}
+    rows = [
+        dict(fruit, ranks=[1, 2, 3], labeler="ann"),
+        dict(fruit, ranks=[3, 2, 1], labeler="bob"),
+        dict(fruit, responses=["Fig", "Pear", "Apple"], ranks=[1, 2, 3], labeler="ann"),
+        dict(fruit, ranks=[2, 1, 3], labeler="cid"),
+        dict(fresh, likert=[9, 1], labeler="ann"),  # off the project's scale: refused
+        dict(fresh, labeler="ann"),
+    ]
+    path = write_jsonl(tmp_path / "r.jsonl", rows)
+    out, err = run("import_rankings", path, "imp", "--skip-invalid")
+    assert out.strip() == (
+        "rows read: 6, created: 4, skipped as invalid: 1, skipped as duplicates: 1, capped: 0"
+    )
+    assert ":5: likert:" in err
+    fruit_task = RankingTask.objects.get(prompt__text="Best fruit?")
+    assert fruit_task.overlap == 3 and fruit_task.rankings.count() == 3
+    assert RankingTask.objects.get(prompt__text="A fresh prompt.").rankings.count() == 1
+
+
+def test_a_bad_ranking_row_in_a_later_chunk_writes_nothing(tmp_path, monkeypatch):
+    from .importing import in_chunks_of
+
+    in_chunks_of(monkeypatch, 2)
+    rows = [{"prompt": f"P{i}", "responses": ["a", "b"], "ranks": [1, 2]} for i in range(5)]
+    rows[3]["ranks"] = [1, 3]  # line 4, the second chunk
+    before = counts()
+    with pytest.raises(CommandError, match=r"r.jsonl:4: ranks: 3 is outside 1..2"):
+        run("import_rankings", write_jsonl(tmp_path / "r.jsonl", rows))
+    assert counts() == before

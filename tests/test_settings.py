@@ -81,9 +81,54 @@ def test_job_commands_on_the_embedded_default_print_no_broker_warning(tmp_path):
         return result.stdout + result.stderr
 
     manage("migrate", "-v0")
-    manage("seed_demo")
+    manage("seed_demo", "--no-training")
     out = manage("train", "sft", "--project", "demo")
     assert "queued" in out and "No hostname" not in out
     # the URL kombu warns about, for contrast: the check above can fail
     old = manage("train", "sft", "--project", "demo", CELERY_BROKER_URL="filesystem://")
     assert "No hostname was supplied" in old
+
+
+def _check_deploy(tmp_path, **env):
+    # the browser tests' conftest allows async-unsafe ORM calls in this process: not deployed
+    unset = (*KEYS, "PREFLAB_HTTPS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    clean.update(PREFLAB_VAR_DIR=str(tmp_path), DEBUG="0", **env)
+    clean["SECRET_KEY"] = "x7#Qp2!vL9@mZ4$wR8^tY1&uK6*oN3(eB5)cH0_jF-sD+gA=iT%lE" * 2
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    return subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True)
+
+
+def test_the_https_switch_passes_check_deploy(tmp_path):
+    result = _check_deploy(tmp_path, PREFLAB_HTTPS="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+    # without the switch the same settings fail on HSTS and the redirect: the check can fail
+    plain = _check_deploy(tmp_path)
+    assert plain.returncode != 0
+    assert "security.W004" in plain.stderr and "security.W008" in plain.stderr
+
+
+def test_lockout_and_rates_come_from_the_environment(tmp_path):
+    code = (
+        "import django; from django.conf import settings; django.setup();"
+        "print(settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds(),"
+        " settings.PREFLAB_ANON_THROTTLE, settings.PREFLAB_USER_THROTTLE)"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFLAB_")}
+    clean.update(DJANGO_SETTINGS_MODULE="preflab.settings", PREFLAB_VAR_DIR=str(tmp_path))
+
+    def values(**env):
+        run = subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=clean | env, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split()
+
+    assert values() == ["10", "900.0", "60/min", "100000/hour"]
+    assert values(
+        PREFLAB_LOGIN_FAILURE_LIMIT="5",
+        PREFLAB_LOGIN_COOLOFF_MINUTES="30",
+        PREFLAB_ANON_THROTTLE="10/min",
+        PREFLAB_USER_THROTTLE="500/hour",
+    ) == ["5", "1800.0", "10/min", "500/hour"]

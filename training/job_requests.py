@@ -11,8 +11,10 @@ def start_job(data: Mapping, user):
     """A queued job (enqueued on commit) from TrainingJobSerializer's validated data.
     ``jobs.create_job`` validates the config against the engine and raises JobError naming
     the field; ExportError names a snapshot option."""
-    from training import jobs
+    from training import dispatch, jobs
 
+    # a job accepted while the queue is down would wait unseen: refused (503), nothing written
+    dispatch.require_broker()
     return jobs.create_job(
         data["project"],
         data["kind"],
@@ -30,7 +32,9 @@ def start_pipeline(data: Mapping, user):
     """A running pipeline from PipelineCreateSerializer's validated data, its first stage's
     job queued (after commit). Refusals are PipelineError naming the field."""
     from pipelines import service
+    from training import dispatch
 
+    dispatch.require_broker()  # before the pipeline's row: a 503 then means nothing was made
     pipeline = service.start_pipeline(
         data["project"],
         labelers=data["labelers"],

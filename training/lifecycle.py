@@ -133,12 +133,16 @@ def cancel(job) -> bool:
 
 
 def retry(job) -> bool:
-    """failed | cancelled → retrying, queued again after commit; it resumes from its state."""
+    """failed | cancelled → retrying, queued again after commit; it resumes from its state.
+    Refused with ``dispatch.BrokerUnavailable`` (nothing moved) while the job queue is down."""
+    from .dispatch import require_broker
+
+    require_broker()
     with transaction.atomic():
         moved = (
             _jobs(job.pk)
             .filter(status__in=[Status.FAILED, Status.CANCELLED])
-            .update(status=Status.RETRYING, worker="", finished_at=None)
+            .update(status=Status.RETRYING, worker="", finished_at=None, sent_at=None)
         )
         if not moved:
             raise TransitionError(
@@ -156,7 +160,7 @@ def requeue_lost(job, reason: str) -> str:
     running = _jobs(job.pk).filter(status=Status.RUNNING, worker=job.worker)
     with transaction.atomic():
         if job.attempts < max_attempts:
-            if not running.update(status=Status.RETRYING, worker="", error=reason):
+            if not running.update(status=Status.RETRYING, worker="", error=reason, sent_at=None):
                 return ""
             _enqueue_on_commit(job.pk)
             new = Status.RETRYING

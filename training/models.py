@@ -118,6 +118,8 @@ class TrainingJob(models.Model):
         PPO = "ppo"
         GENERATE = "generate"
         EVALUATE = "evaluate", "Evaluate (a policy against its parent, judged by a reward model)"
+        DPO = "dpo", "DPO (a policy trained on rankings directly)"
+        BEST_OF_N = "best_of_n", "Best-of-n (keep the reward model's best of n samples)"
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -169,6 +171,9 @@ class TrainingJob(models.Model):
         null=True, blank=True, help_text="The step the latest attempt resumed from."
     )
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # the outbox mark: when the message for the job's current wait went to the broker; null
+    # while it has not (the broker was down), so ``training.dispatch.send_unsent`` sends it
+    sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

@@ -1,7 +1,8 @@
 """Celery tasks: thin callers of ``training.jobs`` and ``training.lifecycle``.
 
-Jobs run on the ``training`` and ``generation`` queues; the sweep of lost jobs runs on
-``default`` (beat), beside lease expiry, so it never waits behind a long job.
+Jobs run on the ``training`` and ``generation`` queues; the sweep of lost jobs and the outbox's
+sender of unsent jobs run on ``default`` (beat), beside lease expiry, so they never wait
+behind a long job.
 """
 
 import logging
@@ -13,7 +14,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 
-from . import jobs, lifecycle
+from . import dispatch, jobs, lifecycle
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,20 @@ def requeue_stale_jobs():
     return lifecycle.requeue_stale()
 
 
+@shared_task(name="training.send_unsent_jobs")
+def send_unsent_jobs():
+    """The outbox's beat task: jobs queued while the broker was down are sent now."""
+    return dispatch.send_unsent()
+
+
 @worker_ready.connect
 def recover_jobs_of_this_worker(sender, **kwargs):
     """A worker that starts takes back the jobs still running under its name: it died with
-    them. (The main process runs this before its pool takes any message.)"""
+    them, and sends the jobs queued while the broker was down (its broker is up: it just
+    connected). (The main process runs this before its pool takes any message.)"""
     try:
         lifecycle.recover_worker(sender.hostname)
+        dispatch.send_unsent()
     except DatabaseError:  # not migrated yet, or away: the beat sweep catches up later
         log.exception("worker %s: could not take back its jobs", sender.hostname)
     connections.close_all()  # the pool processes forked later must not share this connection

@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from labeling import roles
 from labeling.errors import ServiceError
+from labeling.limits import MAX_DEMONSTRATION_CHARS, MAX_REVIEW_NOTE_CHARS, too_long
 from labeling.models import Demonstration, Project, Prompt
 
 Status = Demonstration.Status
 DEMONSTRATIONS_PER_PROMPT = 1
 CANDIDATES = 50
-MAX_TEXT_CHARS = 20_000
 MAX_SECONDS = 1e7  # about four months: anything longer is a broken clock
 
 
@@ -60,14 +60,15 @@ def next_prompt(project: Project, labeler, *, skip_ids=()) -> Prompt | None:
 
 
 def submit_demonstration(prompt: Prompt, author, text: str, *, seconds_spent=0.0):
-    """One demonstration per author and prompt, at most MAX_TEXT_CHARS, by a project member."""
+    """One demonstration per author and prompt, at most MAX_DEMONSTRATION_CHARS, by a project
+    member."""
     if not roles.has_role(author, prompt.project, "labeler"):
         raise DemonstrationError("prompt", "you are not a member of this project")
     text = (text or "").strip()
     if not text:
         raise DemonstrationError("text", "write the response before submitting")
-    if len(text) > MAX_TEXT_CHARS:
-        raise DemonstrationError("text", f"at most {MAX_TEXT_CHARS} characters")
+    if refusal := too_long(text, MAX_DEMONSTRATION_CHARS):
+        raise DemonstrationError("text", refusal)
     if (
         isinstance(seconds_spent, bool)
         or not isinstance(seconds_spent, int | float)
@@ -103,6 +104,8 @@ def review(demonstration: Demonstration, reviewer, *, accept: bool, note: str = 
     note = (note or "").strip()
     if not accept and not note:
         raise DemonstrationError("review_note", "say why the demonstration is rejected")
+    if refusal := too_long(note, MAX_REVIEW_NOTE_CHARS):
+        raise DemonstrationError("review_note", refusal)
     with transaction.atomic():
         locked = Demonstration.objects.select_for_update().get(pk=demonstration.pk)
         if locked.status != Demonstration.Status.PENDING:

@@ -8,11 +8,11 @@ from django.utils import timezone
 from labeling.assignment import sql
 from labeling.assignment.records import RankedItem, RankingRecord
 from labeling.errors import ServiceError
+from labeling.limits import MAX_COMMENT_CHARS
 from labeling.models import RankingTask
 from labeling.outputs.comparisons import RanksError, validate_ranks
 
 LOOK_UP = object()  # record_ranking: read the labeler's current ranking of the task itself
-MAX_COMMENT_CHARS = 5000
 
 
 class RankingError(ServiceError):

@@ -3,9 +3,12 @@
 from labeling.checks import has_nul
 from labeling.errors import ServiceError
 from labeling.intake import dedup
+from labeling.limits import MAX_RESPONSE_CHARS, too_long
 from labeling.models import Response
 
 MODEL_NAME_MAX_CHARS = Response._meta.get_field("model_name").max_length
+# Once: the enum builds ``values`` anew on every access, a cost bulk imports pay per row.
+ORIGINS = tuple(Response.Origin.values)
 
 
 class ResponseError(ServiceError):
@@ -22,8 +25,10 @@ def check_response(text, *, origin, model_name, metadata=None) -> None:
         raise ResponseError("text", "write the response")
     if has_nul(text):
         raise ResponseError("text", "must not contain NUL characters")
-    if origin not in Response.Origin.values:
-        raise ResponseError("origin", f"must be one of {', '.join(Response.Origin.values)}")
+    if refusal := too_long(text, MAX_RESPONSE_CHARS):
+        raise ResponseError("text", refusal)
+    if origin not in ORIGINS:
+        raise ResponseError("origin", f"must be one of {', '.join(ORIGINS)}")
     check_details(model_name=model_name, metadata=metadata)
 
 

@@ -1,4 +1,5 @@
-"""Options shared by `train` and `generate`: project, checkpoints, config, where to run."""
+"""Options shared by `train`, `generate` and `best_of_n`: project, checkpoints, config, where
+to run."""
 
 import json
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 
 from labeling.models import Project
-from training import jobs
+from training import dispatch, jobs
 from training.models import Checkpoint
 
 
@@ -66,6 +67,11 @@ def checkpoint_of(checkpoint_id, option: str) -> Checkpoint | None:
 
 
 def start(command, project, kind, config, options, **checkpoints):
+    if not options["run_here"]:
+        try:
+            dispatch.require_broker()
+        except dispatch.BrokerUnavailable as exc:
+            raise CommandError(str(exc)) from exc
     try:
         job = jobs.create_job(project, kind, config, enqueue=not options["run_here"], **checkpoints)
     except ValueError as exc:

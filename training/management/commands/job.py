@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from training import lifecycle
+from training.dispatch import BrokerUnavailable
 from training.models import TrainingJob
 
 
@@ -26,7 +27,7 @@ class Command(BaseCommand):
 
             try:
                 rerun = rerun_job(job)
-            except JobError as exc:
+            except (JobError, BrokerUnavailable) as exc:
                 raise CommandError(str(exc)) from exc
             self.stdout.write(f"job {rerun.pk} ({rerun.kind}) queued: a re-run of job {job.pk}")
             return
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             transition = lifecycle.cancel if options["action"] == "cancel" else lifecycle.retry
             try:
                 transition(job)
-            except lifecycle.TransitionError as exc:
+            except (lifecycle.TransitionError, BrokerUnavailable) as exc:
                 raise CommandError(str(exc)) from exc
             job.refresh_from_db()
             self.stdout.write(f"job {job.pk} is {job.status}")

@@ -26,6 +26,15 @@ def default_flags():
     return list(DEFAULT_FLAGS)
 
 
+# The constitution an AI labeler's checkpoint judge is prompted with (docs/ai-labelers.md);
+# each project edits its own.
+DEFAULT_PRINCIPLES = """\
+- Be helpful: answer what was asked, completely and to the point.
+- Be honest: do not make things up; say so when unsure.
+- Be harmless: refuse to help with anything dangerous, illegal or hateful.
+- Be concise: no longer than the question needs."""
+
+
 def default_split_fractions():
     return dict(splits.DEFAULT_FRACTIONS)
 
@@ -34,6 +43,11 @@ class Project(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     guidelines = models.TextField(blank=True, help_text="Markdown shown to labelers.")
+    principles = models.TextField(
+        blank=True,
+        default=DEFAULT_PRINCIPLES,
+        help_text="Markdown: the constitution AI labelers judge responses by (empty: the default).",
+    )
     k_min = models.PositiveSmallIntegerField(default=4)
     k_max = models.PositiveSmallIntegerField(default=9)
     overlap = models.PositiveSmallIntegerField(
@@ -120,6 +134,10 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.LABELER)
+    # An AI labeler's account (``training.ai_labelers``): its rankings are marked in the
+    # agreement figures and left out of exports unless asked for (``include_ai``). On the
+    # membership, so both read it by the (project, user) pair they already have.
+    is_ai = models.BooleanField(default=False, help_text="The account is an AI labeler.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

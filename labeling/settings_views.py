@@ -100,6 +100,12 @@ class ProjectSettingsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 10}),
         help_text="Markdown shown to labelers.",
     )
+    principles = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Markdown: the constitution AI labelers judge responses by (empty: the default).",
+    )
     flags = FlagsField(
         required=False,
         strip=False,
@@ -132,7 +138,7 @@ class ProjectSettingsForm(forms.Form):
             "name", "k_min", "k_max", "overlap", "allow_ties", "gold_rate", "lease_minutes",
             "likert_max", "min_seconds_per_task",
         ],
-        "Guidelines and flags": ["guidelines", "flags"],
+        "Guidelines and flags": ["guidelines", "principles", "flags"],
         "Prompts": ["split_fractions", "prompt_cap_per_user", "dedup_prefix_chars"],
         "Quality and screening": [
             "agreement_threshold", "requires_screening", "screening_threshold",

@@ -27,6 +27,9 @@ class Pipeline(models.Model):
     class Labelers(models.TextChoices):
         HUMAN = "human"
         SIMULATED = "simulated"
+        # an AI labeler (training.ai_labelers): config "ai_labeler" is its name, "ai_judge" its
+        # judge (rm:ID or checkpoint:ID)
+        AI = "ai", "AI labeler"
 
     class Mode(models.TextChoices):
         LOOP = "loop", "SFT, then (generate → rank → RM → PPO → evaluate) × rounds"
@@ -78,6 +81,7 @@ class PipelineStage(models.Model):
         RANK = "rank"
         RM = "rm", "Reward model"
         PPO = "ppo"
+        DPO = "dpo"  # a pipeline with algorithm "dpo" has it in place of PPO
         EVALUATE = "evaluate"
 
     class Status(models.TextChoices):

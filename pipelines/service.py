@@ -6,6 +6,14 @@
     retrain mode (a retraining schedule's chain, ``pipelines.retraining``):
     round 1:        rm → ppo → generate
 
+    config ``"algorithm": "dpo"``: DPO trains each round's policy in place of PPO
+    round 1..N:     generate → rank → rm → dpo → evaluate
+
+The DPO pipeline keeps the RM stage: DPO needs no reward model to train, but the evaluate
+stage needs one to judge the new policy against its baseline, so the RM is trained for
+judging only (on the same rankings). DPO starts from the SFT checkpoint, its reference, as
+PPO does, and learns from the rankings snapshot it freezes (every round's rankings so far).
+
 Each stage but ``rank`` is a real training job (``training.jobs.create_job``, enqueued after
 commit). Lineage, as in InstructGPT: SFT starts from the pipeline's base; generate samples
 from the current policy (the SFT model in round 1, the previous round's PPO policy after);
@@ -51,10 +59,16 @@ Kind = PipelineStage.Kind
 # plain strings (a TextChoices member hashes by its name, so it would not find a stage's
 # kind read from the database in a dict)
 LOOP = ("generate", "rank", "rm", "ppo", "evaluate")
-JOB_STAGES = ("sft", "generate", "rm", "ppo", "evaluate")
-# the keys of a pipeline's config: each job stage's config, the simulated labelers', and the
-# size preset the job configs were filled from (training.presets)
-CONFIG_KEYS = (*JOB_STAGES, "simulation", "preset", "human_evaluation")
+JOB_STAGES = ("sft", "generate", "rm", "ppo", "dpo", "evaluate")
+# what trains each round's policy: config "algorithm" (default ppo)
+ALGORITHMS = ("ppo", "dpo")
+# the keys of a pipeline's config: each job stage's config, the simulated labelers', the
+# size preset the job configs were filled from (training.presets) and the algorithm
+CONFIG_KEYS = (
+    *JOB_STAGES, "simulation", "preset", "human_evaluation", "ai_judge", "ai_labeler", "algorithm",
+)  # fmt: skip
+# labelers "ai:NAME": the account ai-NAME ranks with the judge config["ai_judge"] ("rm:ID" or
+# "checkpoint:ID"); the pipeline keeps NAME as config["ai_labeler"] (training.ai_labelers)
 # "human_evaluation": {...} opens a blind campaign, new policy against its baseline, after each
 # evaluate stage (evaluations.campaigns.create_campaign's settings)
 HUMAN_EVALUATION_KEYS = ("split", "max_prompts", "format", "overlap", "max_new_tokens")
@@ -70,15 +84,37 @@ class PipelineError(ServiceError):
 # --- starting and resuming -----------------------------------------------------------------
 
 
-def parse_labelers(value: str) -> str:
-    """``human`` | ``simulated``; ``ai:NAME`` is refused until AI labelers exist."""
+def parse_labelers(value: str) -> tuple[str, str | None]:
+    """``human`` | ``simulated`` | ``ai:NAME`` → (the pipeline's labelers, the AI's NAME)."""
+    from training.ai_labelers import AiLabelError, clean_name
+
     if value.startswith("ai:"):
-        raise PipelineError(
-            "labelers", f"{value}: AI labelers come with a later issue; use human or simulated"
-        )
-    if value not in Pipeline.Labelers.values:
+        try:
+            return Pipeline.Labelers.AI.value, clean_name(value[3:])
+        except AiLabelError as exc:
+            raise PipelineError("labelers", f"{value}: {exc.message}") from None
+    if value not in (Pipeline.Labelers.HUMAN, Pipeline.Labelers.SIMULATED):
         raise PipelineError("labelers", f"{value!r} is not one of human, simulated, ai:NAME")
-    return value
+    return value, None
+
+
+def _check_ai_judge(config: dict, labelers: str, ai_name: str | None) -> None:
+    """An AI pipeline names its judge, which must exist; no other pipeline takes one."""
+    from training.ai_labelers import AiLabelError, parse_judge
+
+    if labelers != Pipeline.Labelers.AI:
+        if "ai_judge" in config or "ai_labeler" in config:
+            raise PipelineError("config", "ai_judge is for --labelers ai:NAME")
+        return
+    if "ai_judge" not in config:
+        raise PipelineError(
+            "labelers", f"ai:{ai_name} needs a judge: ai_judge rm:ID or checkpoint:ID"
+        )
+    try:
+        parse_judge(config["ai_judge"], "ai_judge")
+    except AiLabelError as exc:
+        raise PipelineError(exc.field, exc.message) from None
+    config["ai_labeler"] = ai_name
 
 
 def start_pipeline(
@@ -101,7 +137,7 @@ def start_pipeline(
     ``mode="retrain"``: RM → PPO → generate, the RM and PPO started from ``base`` (an SFT or
     base checkpoint); the rankings are the project's, the next tasks are left to labelers.
     """
-    labelers = parse_labelers(labelers)
+    labelers, ai_name = parse_labelers(labelers)
     if mode not in Pipeline.Mode.values:
         raise PipelineError("mode", f"{mode!r} is not one of {', '.join(Pipeline.Mode.values)}")
     if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
@@ -111,8 +147,11 @@ def start_pipeline(
     if unknown:
         known = ", ".join(CONFIG_KEYS)
         raise PipelineError("config", f"unknown key {unknown[0]!r} (known: {known})")
+    if config.get("algorithm", "ppo") not in ALGORITHMS:
+        raise PipelineError("algorithm", f"{config['algorithm']!r} is not one of ppo, dpo")
     config = _sized(config, preset)
     _check_human_evaluation(config.get("human_evaluation"))
+    _check_ai_judge(config, labelers, ai_name)
     first = "sft" if mode == Pipeline.Mode.LOOP else "rm"
     if base is not None and base.kind not in jobs.BASE_KINDS[first]:
         raise PipelineError("base", f"checkpoint {base.pk} is a {base.kind} checkpoint")
@@ -139,9 +178,12 @@ def _sized(config: dict, preset: str | None) -> dict:
     preset = preset or config.get("preset") or presets.default_preset()
     if preset not in presets.NAMES:
         raise PipelineError("preset", f"{preset!r} is not one of {', '.join(presets.NAMES)}")
+    unused = [a for a in ALGORITHMS if a != config.get("algorithm", "ppo")]
     for kind in JOB_STAGES:
         if not isinstance(config.get(kind, {}), dict):
             raise PipelineError("config", f"{kind}: expected an object of job settings")
+        if kind in unused and kind not in config:
+            continue  # the other algorithm's stage does not run: no config to show for it
         config[kind] = presets.sized(preset, kind, config.get(kind))
     return config | {"preset": preset}
 
@@ -259,11 +301,18 @@ def advance_running(project=None) -> int:
     return len(pipelines)
 
 
+def policy_kind(pipeline: Pipeline) -> str:
+    """The stage that trains each round's policy: ``ppo``, or ``dpo`` (config algorithm)."""
+    return pipeline.config.get("algorithm", "ppo")
+
+
 def plan(pipeline: Pipeline) -> list[tuple[int, str]]:
     """Every stage of the pipeline, in order: (round, kind)."""
+    policy = policy_kind(pipeline)
     if pipeline.mode == Pipeline.Mode.RETRAIN:
-        return [(1, "rm"), (1, "ppo"), (1, "generate")]
-    return [(0, "sft")] + [(r, k) for r in range(1, pipeline.rounds + 1) for k in LOOP]
+        return [(1, "rm"), (1, policy), (1, "generate")]
+    loop = [policy if kind == "ppo" else kind for kind in LOOP]
+    return [(0, "sft")] + [(r, k) for r in range(1, pipeline.rounds + 1) for k in loop]
 
 
 def current_stage(pipeline: Pipeline) -> PipelineStage | None:
@@ -336,10 +385,10 @@ def _policy_for(pipeline: Pipeline, round_: int) -> Checkpoint:
     """What round ``round_`` samples from: SFT first, then the previous round's policy;
     a retrain chain samples from the policy it has just trained."""
     if pipeline.mode == Pipeline.Mode.RETRAIN:
-        return _output(pipeline, round_, Kind.PPO)
+        return _output(pipeline, round_, policy_kind(pipeline))
     if round_ == 1:
         return _output(pipeline, 0, Kind.SFT)
-    return _output(pipeline, round_ - 1, Kind.PPO)
+    return _output(pipeline, round_ - 1, policy_kind(pipeline))
 
 
 def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
@@ -351,13 +400,13 @@ def _start(pipeline: Pipeline, round_: int, kind: str) -> None:
             parent = pipeline.base_checkpoint or jobs.base_checkpoint()
         elif kind in (Kind.GENERATE, Kind.RANK):
             parent = _policy_for(pipeline, round_)
-        elif kind == Kind.RM:
+        elif kind in (Kind.RM, Kind.DPO):  # DPO's reference is SFT, as PPO's is
             parent = _sft_of(pipeline)
         elif kind == Kind.PPO:
             parent = _sft_of(pipeline)
             reward = _output(pipeline, round_, Kind.RM)
         elif kind == Kind.EVALUATE:
-            parent = _output(pipeline, round_, Kind.PPO)
+            parent = _output(pipeline, round_, policy_kind(pipeline))
             reward = _output(pipeline, round_, Kind.RM)
         job_config = dict(config.get(kind) or {})
         if kind == Kind.GENERATE:
@@ -514,6 +563,10 @@ def _check_rank(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
 
         options = {"labelers": SIMULATED_LABELERS, "seed": stage.round}
         rank_tasks(pipeline.project, tasks, **(options | (pipeline.config.get("simulation") or {})))
+    elif pipeline.labelers == Pipeline.Labelers.AI:
+        refusal = _ai_ranks(pipeline, tasks)
+        if refusal:
+            return _finish_stage(stage, PipelineStage.Status.FAILED, note=refusal)
     numbers = rank_progress(tasks)
     metrics = {k: float(v) for k, v in numbers.items()}
     if numbers["missing"] == 0:
@@ -526,6 +579,23 @@ def _check_rank(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
         PipelineStage.objects.filter(pk=stage.pk).update(note=note, metrics=metrics)
         stage.note, stage.metrics = note, metrics
     return stage
+
+
+def _ai_ranks(pipeline: Pipeline, tasks) -> str:
+    """The AI labeler takes what the assignment engine serves it, in this process (the driver
+    is a worker's beat task or run_pipeline, both free to load a model); its judge loads only
+    when a task is there, so a stage waiting for people costs a few queries per look. It fills
+    one slot of each task: with overlap above 1 the other slots are left to people. Returns
+    why it could not rank ("" when it could)."""
+    from training.ai_labelers import ai_label
+
+    if rank_progress(tasks)["missing"] == 0:
+        return ""
+    try:
+        ai_label(pipeline.project, pipeline.config["ai_judge"], pipeline.config["ai_labeler"])
+    except ServiceError as exc:  # say, the judge's checkpoint was deleted since the start
+        return f"AI labeler: {exc.field}: {exc.message}"
+    return ""
 
 
 # --- what each stage records ---------------------------------------------------------------

@@ -101,6 +101,7 @@ def test_document(project, campaign):
     lena, omar = doc["labelers"]
     assert lena == {
         "username": "lena",
+        "is_ai": False,  # an AI labeler's row says so (tests/test_ai_label_command.py)
         "agreement": pytest.approx(5 / 6),
         "gold_agreement": pytest.approx(5 / 6),  # 1 2 3 4 vs gold 2 1 3 4
         "n_rankings": 3,

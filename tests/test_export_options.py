@@ -27,6 +27,7 @@ def test_defaults_per_kind():
         "min_agreement": 1.0,
         "include_gold": False,
         "include_evaluation": False,
+        "include_ai": False,
     }
     assert asdict(parse_options("demonstrations", {"split": ""})) == {
         "split": None,  # an empty split is no split (an empty --split or form field)

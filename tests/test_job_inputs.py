@@ -1,7 +1,8 @@
 """What a job reads is frozen when it is created: prompts snapshots for PPO and generation,
 the RM's demonstrations, PPO-ptx's corpus; a re-run from the record reads the same inputs.
 
-The inputs are compared as the engine gets them (``jobs.INPUTS[kind](job)``), hashed as JSON.
+The inputs are compared as the engine gets them (``job_inputs.INPUTS[kind](job)``), hashed as
+JSON.
 """
 
 import hashlib
@@ -10,7 +11,7 @@ import json
 import pytest
 
 from labeling.models import Demonstration, Project, Prompt
-from training import jobs
+from training import job_inputs, jobs
 from training.corpora import import_file
 from training.models import Checkpoint, TrainingJob
 
@@ -53,7 +54,7 @@ def corpus(campaign, tmp_path):
 
 def inputs_hash(job) -> str:
     job = TrainingJob.objects.get(pk=job.pk)  # as the worker reads it
-    data = json.dumps(jobs.INPUTS[job.kind](job), sort_keys=True, ensure_ascii=False)
+    data = json.dumps(job_inputs.INPUTS[job.kind](job), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
@@ -104,7 +105,7 @@ def test_ppo_and_generate_read_a_prompts_snapshot(campaign, checkpoints):
     assert ppo.snapshot.kind == "prompts" and ppo.snapshot.n_rows == 12  # the train split
     assert ppo.snapshot.options["split"] == "train" and ppo.config["ptx_coef"] == 0.0
     assert ppo.pretrain_corpus is None
-    inputs = jobs.INPUTS["ppo"](ppo)
+    inputs = job_inputs.INPUTS["ppo"](ppo)
     train = Prompt.objects.filter(project=campaign, split="train").order_by("id")
     assert inputs == {"prompts": [p.text for p in train]}  # no pretrain_texts: plain PPO
 
@@ -114,7 +115,7 @@ def test_ppo_and_generate_read_a_prompts_snapshot(campaign, checkpoints):
         campaign, "generate", {"prompt_ids": chosen[::-1]}, base=sft, enqueue=False
     )
     assert generate.snapshot.options["prompt_ids"] == sorted(chosen)
-    assert [p.pk for p in jobs._prompts(generate)] == sorted(chosen)
+    assert [p.pk for p in job_inputs.job_prompts(generate)] == sorted(chosen)
     limited = jobs.create_job(campaign, "generate", {"max_prompts": 3}, base=sft, enqueue=False)
     assert limited.snapshot.n_rows == 3 and limited.snapshot.options["limit"] == 3
 
@@ -124,7 +125,7 @@ def test_rm_freezes_the_demonstrations_it_normalises_with(campaign, checkpoints)
     frozen = rm.demonstrations_snapshot
     assert frozen.kind == "demonstrations" and frozen.n_rows == 12
     assert frozen.options["split"] == "train"
-    demonstrations = jobs.INPUTS["rm"](rm)["demonstrations"]
+    demonstrations = job_inputs.INPUTS["rm"](rm)["demonstrations"]
     assert {row["completion"] for row in demonstrations} == {
         f"good answer {i}" for i in range(16) if i % 4
     }
@@ -140,7 +141,7 @@ def test_a_run_refuses_snapshot_files_changed_since(campaign, checkpoints):
     os.chmod(path, 0o644)
     path.write_text('{"prompt": "something else", "prompt_id": 1}\n')
     with pytest.raises(jobs.JobError, match="snapshot: snapshot .* missing or changed"):
-        jobs.INPUTS["generate"](job)
+        job_inputs.INPUTS["generate"](job)
 
 
 @pytest.mark.parametrize(

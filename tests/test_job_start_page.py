@@ -78,7 +78,7 @@ def test_the_form_shows_the_defaults_of_each_kind(admin_client, project, kind):
     assert config == default_config(kind, "quick")
     html = response.content.decode()
     assert 'name="config"' in html and 'name="base_checkpoint"' in html
-    assert ("reward_checkpoint" in html) == (kind in ("ppo", "evaluate", "generate"))
+    assert ("reward_checkpoint" in html) == (kind in ("ppo", "evaluate", "generate", "best_of_n"))
     assert ('name="baseline_checkpoint"' in html) == (kind == "evaluate")
     assert ('name="rounds"' in html) == (kind == "pipeline")
     if kind == "pipeline":
@@ -88,7 +88,10 @@ def test_the_form_shows_the_defaults_of_each_kind(admin_client, project, kind):
     # engine takes them as they are
     assert config.items() >= presets.sized("quick", kind).items()
     assert not {"model", "policy", "output_dir", "reward_model", "parent_model"} & set(config)
-    config_from_dict(config_class(kind), {k: v for k, v in config.items() if k not in JOB_KEYS})
+    # (the platform fills best-of-n's reward model from the checkpoint chosen)
+    needed = {"reward_model": "rm"} if kind == "best_of_n" else {}
+    data = {k: v for k, v in config.items() if k not in JOB_KEYS} | needed
+    config_from_dict(config_class(kind), data)
 
 
 def _defaults(client, project, **query):

@@ -96,9 +96,10 @@ def test_one_pipeline_runs_at_a_time(campaign, base):
 
 
 def test_ai_labelers_and_bad_rounds_are_refused(campaign):
-    with pytest.raises(service.PipelineError, match="labelers: ai:claude: AI labelers come with"):
+    # an AI labeler needs its judge (tests/test_ai_label_command.py runs one)
+    with pytest.raises(service.PipelineError, match="labelers: ai:claude needs a judge"):
         service.start_pipeline(campaign, labelers="ai:claude")
-    with pytest.raises(CommandError, match="AI labelers come with a later issue"):
+    with pytest.raises(CommandError, match="ai:x needs a judge"):
         call_command(
             "run_pipeline", "--project", campaign.slug, "--labelers", "ai:x", stdout=StringIO()
         )
@@ -381,3 +382,66 @@ def test_advance_running_moves_every_running_pipeline(campaign, base, tmp_path, 
     assert service.advance_running(campaign) == 1  # one project's only
     assert stage_of(loop, "generate", 1).status == "running"
     assert not second.stages.filter(kind="generate").exists()
+
+
+def test_a_dpo_pipeline_trains_its_policy_with_dpo_judged_by_the_rm(campaign, base, tmp_path):
+    with pytest.raises(service.PipelineError, match="algorithm: 'kto' is not one of ppo, dpo"):
+        service.start_pipeline(campaign, base=base, config={"algorithm": "kto"})
+    pipeline = service.start_pipeline(
+        campaign, labelers="human", base=base, config={"algorithm": "dpo"}
+    )
+    assert [kind for _, kind in service.plan(pipeline)] == [
+        "sft", "generate", "rank", "rm", "dpo", "evaluate"
+    ]  # fmt: skip
+    assert "dpo" in pipeline.config and "ppo" not in pipeline.config  # only its stages' sizes
+    pipeline = service.advance(pipeline)
+    finish(stage_of(pipeline, "sft", 0), tmp_path)
+    pipeline = service.advance(pipeline)
+    sft = stage_of(pipeline, "sft", 0).output
+    finish(stage_of(pipeline, "generate", 1), tmp_path, tasks=2)
+    pipeline = service.advance(pipeline)
+    Pipeline.objects.filter(pk=pipeline.pk).update(labelers="simulated")  # rank them now
+    pipeline = service.advance(pipeline)
+    finish(stage_of(pipeline, "rm", 1), tmp_path)
+    pipeline = service.advance(pipeline)
+    rm = stage_of(pipeline, "rm", 1).output
+    dpo = stage_of(pipeline, "dpo", 1)
+    # DPO starts from SFT (its reference) and reads the rankings, not the reward model
+    assert dpo.job.kind == "dpo" and dpo.parent == sft and dpo.reward_model is None
+    assert dpo.job.snapshot.kind == "rankings" and "reward_model" not in dpo.job.config
+    finish(dpo, tmp_path)
+    pipeline = service.advance(pipeline)
+    policy = stage_of(pipeline, "dpo", 1).output
+    evaluate = stage_of(pipeline, "evaluate", 1)
+    assert evaluate.job.base_checkpoint == policy and evaluate.reward_model == rm
+    assert evaluate.job.config["baseline_checkpoint"] == sft.pk
+    finish(evaluate, tmp_path)
+    assert service.advance(pipeline).status == "succeeded"
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_a_dpo_pipeline_runs_on_the_tiny_model(db, tiny_path, tmp_path, settings):
+    """The whole DPO loop for real, each stage's job run here as a worker would run it."""
+    from .pipeline_world import TINY_STAGES, marker_project
+
+    settings.PREFLAB_ARTIFACTS_DIR = tmp_path / "artifacts"
+    settings.PREFLAB_JOB_HEARTBEAT_S = 3600  # the test's transaction is not the thread's
+    project = marker_project(train=24, validation=8)
+    base = Checkpoint.objects.create(name="tiny", kind="base", path=str(tiny_path))
+    dpo_config = {"rankings_per_batch": 8, "lr": 1e-3, "max_length": 64}
+    config = TINY_STAGES | {"algorithm": "dpo", "dpo": dpo_config}
+    pipeline = service.start_pipeline(project, base=base, config=config)
+    for _ in range(len(service.plan(pipeline)) + 1):
+        pipeline = service.advance(pipeline)
+        stage = service.current_stage(pipeline)
+        if pipeline.status != "running" or stage.job is None:
+            continue
+        assert jobs.run_job(stage.job_id, WORKER).status == "succeeded", stage.job.error
+    assert pipeline.status == "succeeded", pipeline.error
+    dpo = stage_of(pipeline, "dpo", 1)
+    sft = stage_of(pipeline, "sft", 0).output
+    assert dpo.output.kind == "policy" and dpo.output.parent == sft
+    assert "eval/accuracy" in dpo.metrics and "rewards/margins" in dpo.metrics
+    evaluation = stage_of(pipeline, "evaluate", 1)
+    assert evaluation.parent == dpo.output and 0 <= evaluation.metrics["eval/win_rate"] <= 1

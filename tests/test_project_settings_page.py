@@ -39,6 +39,7 @@ def values(project, **changes):
         "likert_max": project.likert_max,
         "min_seconds_per_task": project.min_seconds_per_task,
         "guidelines": project.guidelines,
+        "principles": project.principles,
         "flags": "\n".join(project.flags),
         "prompt_cap_per_user": project.prompt_cap_per_user,
         "dedup_prefix_chars": project.dedup_prefix_chars,
@@ -108,6 +109,7 @@ def test_project_admins_and_superusers_see_the_current_values(request, project, 
     assert 'name="project-gold_rate" value="0.25"' in text
     assert 'name="project-split_fractions_0" id="id_project-split_fractions_0" value="0.8"' in text
     assert re.search(r'<textarea name="project-flags"[^>]*>\s*toxic</textarea>', text)
+    assert re.search(r'<textarea name="project-principles"[^>]*>\s*- Be helpful', text)
     assert 'name="project-allow_ties" id="id_project-allow_ties" checked' in text
     assert f'href="{page(project)}">Settings</a>' in text  # the tab
 

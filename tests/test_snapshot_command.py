@@ -51,6 +51,7 @@ def test_flags_are_the_export_options(artifacts, project, make_task, labeler, ot
         "min_agreement": 0.5,
         "include_gold": False,
         "include_evaluation": False,
+        "include_ai": False,
     }
     # the same options through the service freeze the same snapshot
     same = {"consensus": True, "split": split, "min_agreement": 0.5}

@@ -67,6 +67,7 @@ def test_manifest_options_are_the_kinds_own_resolved(artifacts, project, make_ta
         "min_agreement": 1.0,
         "include_gold": False,
         "include_evaluation": False,
+        "include_ai": False,
     }
     demonstrations = create_snapshot(project, "demonstrations")
     assert demonstrations.options == {

@@ -1,5 +1,5 @@
-"""Training jobs: create (everything validated before a row exists), run, and what each kind
-reads and registers.
+"""Training jobs: create (everything validated before a row exists) and run. What each kind
+reads is in ``job_inputs``, what it registers when it succeeds in ``job_outputs``.
 
 The API, the admin, the ``train`` / ``generate`` / ``job`` commands and the
 Celery task all come through here; state moves live in ``lifecycle``, the engine's execution
@@ -18,28 +18,30 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from labeling.errors import ServiceError
-from labeling.intake.ranking_tasks import create_ranking_task
-from labeling.models import Prompt, Response
 
 from . import lifecycle
 from .models import Checkpoint, TrainingJob
-from .runner import JobStopped, execute, is_number
-from .signals import responses_generated
+
+# is_number: pipelines and reports read it from here
+from .runner import JobStopped, execute, is_number  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-KINDS = ("sft", "rm", "ppo", "generate", "evaluate")
+KINDS = ("sft", "rm", "ppo", "dpo", "generate", "evaluate", "best_of_n")
 # The export frozen for a job's data when it is created: what it trains on, or (PPO and
 # generation) the prompts it samples from. A job reads only its snapshots, never the live
 # tables, so re-running it from its record reads the same inputs.
 SNAPSHOT_KIND = {"sft": "demonstrations", "rm": "rankings", "ppo": "prompts", "generate": "prompts"}
 # an evaluation answers prompts too (the validation split, as the pipelines ask for)
 SNAPSHOT_KIND["evaluate"] = "prompts"
+# DPO learns from rankings as the RM does; best-of-n samples prompts as generation does
+SNAPSHOT_KIND |= {"dpo": "rankings", "best_of_n": "prompts"}
 # The demonstrations an RM normalises its reward on (mean 0 on their completions).
 RM_DEMONSTRATIONS = {"split": "train"}
-OUTPUT_KIND = {"sft": "sft", "rm": "rm", "ppo": "policy"}
+OUTPUT_KIND = {"sft": "sft", "rm": "rm", "ppo": "policy", "dpo": "policy"}
 # The checkpoint kinds each job kind may start from.
 BASE_KINDS = {
     "sft": ("base", "sft", "policy"),
@@ -48,6 +50,9 @@ BASE_KINDS = {
     "generate": ("base", "sft", "policy"),
     # a policy is compared with the checkpoint it started from, so it must have one
     "evaluate": ("sft", "policy"),
+    # DPO's starting policy is also its frozen reference (an SFT model, as PPO's)
+    "dpo": ("base", "sft", "policy"),
+    "best_of_n": ("base", "sft", "policy"),
 }
 # Keys of a job's config that choose its data or how it runs, not the engine's settings.
 # (split, max_prompts, prompt_ids: the prompts frozen for PPO and generation, see
@@ -58,9 +63,17 @@ JOB_KEYS = {
 }  # fmt: skip
 # Keys the platform fills from checkpoints and the job folder.
 MODEL_KEY = {"sft": "model", "rm": "model", "ppo": "policy", "generate": "model"}
-MODEL_KEY["evaluate"] = "policy"
-# The kinds judged by a reward model: PPO trains against it, an evaluation scores with it.
-REWARD_KINDS = {"ppo": "a PPO job", "evaluate": "an evaluate job"}
+MODEL_KEY |= {"evaluate": "policy", "dpo": "model", "best_of_n": "model"}
+# The kinds judged by a reward model: PPO trains against it, an evaluation scores with it,
+# best-of-n keeps the sample it scores highest.
+REWARD_KINDS = {"ppo": "a PPO job", "evaluate": "an evaluate job", "best_of_n": "a best-of-n job"}
+# The kinds whose engine runs in one process (no `accelerate launch`).
+ONE_PROCESS = {
+    "generate": "a generation job",
+    "evaluate": "an evaluation",
+    "dpo": "DPO",
+    "best_of_n": "best-of-n",
+}
 # A generate job that chooses its prompts by a reward model's sureness (engine/selection.py).
 RM_SELECTIONS = ("rm_spread", "rm_disagreement")
 
@@ -134,9 +147,8 @@ def _check_run_options(kind: str, config: dict) -> None:
     processes = config.get("processes", 1)
     if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
         raise JobError("processes", f"expected a whole number >= 1, got {processes!r}")
-    if processes > 1 and kind in ("generate", "evaluate"):
-        what = "a generation job" if kind == "generate" else "an evaluation"
-        raise JobError("processes", f"{what} runs in one process")
+    if processes > 1 and kind in ONE_PROCESS:
+        raise JobError("processes", f"{ONE_PROCESS[kind]} runs in one process")
     if processes > max_processes():
         raise JobError(
             "processes",
@@ -230,12 +242,18 @@ def create_job(
     elif reward is not None:
         raise JobError(
             "reward_checkpoint",
-            "only PPO, evaluate and actively selecting generate jobs take a reward model, "
-            f"not this {kind} job",
+            "only PPO, evaluate, best-of-n and actively selecting generate jobs take a reward "
+            f"model, not this {kind} job",
         )
     _second_reward_model(kind, config)
     if kind == "evaluate":
         _evaluation_parent(base, config)
+    if kind == "best_of_n":
+        # its kept answers are a model of their own, named after the policy (the checkpoint's
+        # name, not its folder), as an evaluation campaign names an imported contestant
+        if not config.get("model_name"):
+            policy = (base or base_checkpoint()).name
+            config["model_name"] = f"best-of-{config.get('n', 8)}({policy})"
     _check_ptx(project, kind, config, corpus)
     for field, frozen in (
         ("snapshot", snapshot),
@@ -277,6 +295,8 @@ def create_job(
             base_checkpoint=base or base_checkpoint(),
             created_by=user,
             rerun_of=rerun_of,
+            # a job the caller runs itself (--run-here) is never the outbox's to send
+            sent_at=None if enqueue else timezone.now(),
         )
         engine_config(job)  # raises JobError naming the bad key: the row is rolled back
         job.resume_path = str(job_dir(job) / "model" / "state")
@@ -355,6 +375,10 @@ def rerun_job(job: TrainingJob, *, user=None, enqueue: bool = True) -> TrainingJ
             "demonstrations_snapshot",
             f"job {job.pk} froze no demonstrations (made before they were frozen)",
         )
+    if enqueue:
+        from . import dispatch
+
+        dispatch.require_broker()  # BrokerUnavailable (503): nothing is created
     config = dict(job.config)
     reward = None
     if _needs_reward(job.kind, config):
@@ -379,11 +403,11 @@ def rerun_job(job: TrainingJob, *, user=None, enqueue: bool = True) -> TrainingJ
 
 
 def enqueue_job(job_id: int) -> None:
-    from . import tasks
+    """Send the job's message (after commit). A broker that is down leaves the job queued
+    and unsent, sent later by ``dispatch.send_unsent``: the committed job is never lost."""
+    from . import dispatch
 
-    job = TrainingJob.objects.only("kind").get(pk=job_id)
-    task = tasks.run_generation_job if job.kind == "generate" else tasks.run_training_job
-    task.delay(job_id)
+    dispatch.send(job_id)
 
 
 def run_job(job_id: int, worker: str = "") -> TrainingJob:
@@ -405,6 +429,9 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob:
     job = TrainingJob.objects.select_related("project", "snapshot", "base_checkpoint").get(
         pk=job_id
     )
+    from .job_inputs import INPUTS
+    from .job_outputs import OUTPUTS
+
     try:
         config = engine_config(job)
         result = execute(job, worker, config, INPUTS[job.kind](job))
@@ -416,198 +443,3 @@ def run_job(job_id: int, worker: str = "") -> TrainingJob:
     else:
         lifecycle.succeed(job, worker, lambda: OUTPUTS[job.kind](job, config, result))
     return TrainingJob.objects.get(pk=job_id)
-
-
-# --- what each kind reads ------------------------------------------------------------------
-
-
-def _snapshot_split(job, split: str) -> list[dict]:
-    from training.snapshots import snapshot_rows
-
-    return [row for row in snapshot_rows(job.snapshot) if row.get("split") == split]
-
-
-def _frozen_rows(snapshot, field: str) -> list[dict]:
-    from training.snapshots import snapshot_rows, verify_snapshot
-
-    # a snapshot is the job's record of its inputs: files changed or lost since would make
-    # a run (or a re-run) read something else, so they are refused
-    if not verify_snapshot(snapshot):
-        raise JobError(field, f"snapshot {snapshot.pk}'s files are missing or changed")
-    return list(snapshot_rows(snapshot))
-
-
-def _prompts(job) -> list[Prompt]:
-    """The Prompt rows of the job's prompts snapshot, in its order."""
-    ids = [row["prompt_id"] for row in _frozen_rows(job.snapshot, "snapshot")]
-    prompts = Prompt.objects.in_bulk(ids)
-    missing = [pk for pk in ids if pk not in prompts]
-    if missing:
-        raise JobError("prompts", f"prompts deleted since the snapshot: {missing[:10]}")
-    return [prompts[pk] for pk in ids]
-
-
-def sft_inputs(job) -> dict:
-    train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
-    if not train:
-        raise JobError("snapshot", "no demonstrations in the train split")
-    return {"train_rows": train, "eval_rows": validation or None}
-
-
-def reward_inputs(job) -> dict:
-    train, validation = _snapshot_split(job, "train"), _snapshot_split(job, "validation")
-    if not train:
-        raise JobError("snapshot", "no rankings in the train split")
-    demonstrations = []
-    if job.demonstrations_snapshot is not None:
-        demonstrations = _frozen_rows(job.demonstrations_snapshot, "demonstrations_snapshot")
-    return {
-        "train_rows": train,
-        "eval_rows": validation or None,
-        "demonstrations": demonstrations or None,
-    }
-
-
-def prompt_inputs(job) -> dict:
-    if job.snapshot is None:
-        raise JobError("snapshot", "the job froze no prompts (made before prompts snapshots)")
-    prompts = [row["prompt"] for row in _frozen_rows(job.snapshot, "snapshot")]
-    if not prompts:
-        raise JobError("prompts", "the job's prompts snapshot is empty")
-    return {"prompts": prompts}
-
-
-def ppo_inputs(job) -> dict:
-    inputs = prompt_inputs(job)
-    if job.pretrain_corpus_id and job.config.get("ptx_coef", 0) > 0:
-        from training.corpora import corpus_texts
-
-        inputs["pretrain_texts"] = corpus_texts(job.pretrain_corpus)
-    return inputs
-
-
-INPUTS = {"sft": sft_inputs, "rm": reward_inputs, "ppo": ppo_inputs, "generate": prompt_inputs}
-INPUTS["evaluate"] = prompt_inputs
-
-
-# --- what each kind registers (inside the transaction that marks it succeeded) ---------------
-
-
-def register_checkpoint(job, config, result) -> Checkpoint:
-    return Checkpoint.objects.create(
-        name=f"{job.project.slug}-{job.kind}-job{job.pk}",
-        kind=OUTPUT_KIND[job.kind],
-        path=result["output_dir"],
-        parent=job.base_checkpoint,
-        snapshot=job.snapshot,
-        metrics=_final_metrics(result),
-    )
-
-
-def register_generated(job, config, rows) -> None:
-    """The sampled responses, and a ranking task per prompt with K of them.
-
-    Identical samples of a prompt are one response (a prompt has each text once), so a
-    prompt may end with fewer distinct responses than K. Those with fewer than the project's
-    ``k_min`` get no task; how many, and which, is recorded (``_record_distinct``) rather
-    than dropped silently. Each response's ``metadata["sampling"]`` holds the settings it was
-    sampled with (temperature, top_p, top_k, max_new_tokens, seed, model).
-    """
-    from labeling.intake.responses import get_or_create_response
-
-    prompts = _prompts(job)
-    # rows name their prompt by its index in the job's list: active selection keeps only
-    # some prompts (and marks each row with the policy and the prompt's score)
-    by_prompt: dict[int, list[Response]] = {}
-    chosen: dict[int, dict] = {}
-    answers: list[tuple[int, int]] = []
-    for i, row in enumerate(rows):
-        prompt = prompts[row.get("prompt_index", i // config.k)]
-        by_prompt.setdefault(prompt.pk, [])
-        chosen[prompt.pk] = row.get("selection") or {}
-        metadata = {"generation_job": job.pk}
-        if row.get("sampling"):
-            metadata["sampling"] = row["sampling"]
-        response = get_or_create_response(
-            prompt,
-            row["response"] or "(empty response)",
-            model_name=row["model"],
-            origin=Response.Origin.CHECKPOINT,
-            metadata=metadata,
-        )
-        if response.checkpoint_id is None and job.base_checkpoint_id:
-            response.checkpoint_id = job.base_checkpoint_id
-            response.save(update_fields=["checkpoint_id"])
-        if response not in by_prompt[prompt.pk]:
-            by_prompt[prompt.pk].append(response)
-        answers.append((prompt.pk, response.pk))
-    responses_generated.send(sender=TrainingJob, job=job, answers=answers)
-    project = job.project
-    if job.config.get("create_tasks", True):
-        for prompt in prompts:
-            responses = by_prompt.get(prompt.pk, [])
-            if project.k_min <= len(responses) <= project.k_max:
-                selection = chosen[prompt.pk]
-                create_ranking_task(
-                    project,
-                    prompt,
-                    responses,
-                    selection_policy=selection.get("policy", ""),
-                    selection_score=selection.get("score"),
-                )
-    _record_distinct(job, project, config.k, {pk: len(found) for pk, found in by_prompt.items()})
-    return None
-
-
-def _record_distinct(job, project, k: int, distinct: dict[int, int]) -> None:
-    """How many distinct responses the prompts got: ``generate/distinct_per_prompt`` (mean)
-    and ``generate/prompts_too_few_distinct`` (below ``k_min``, so no task) join the job's
-    final metrics, and the prompt ids left without a task are named in its log tail (shown
-    by ``manage.py job show`` and the API). Runs in the transaction that marks it succeeded."""
-    from .joblog import LogTail
-    from .models import JobMetric
-
-    too_few = sorted(pk for pk, n in distinct.items() if n < project.k_min)
-    values = {
-        "generate/distinct_per_prompt": sum(distinct.values()) / max(len(distinct), 1),
-        "generate/prompts_too_few_distinct": float(len(too_few)),
-    }
-    last = JobMetric.objects.filter(job_id=job.pk).order_by("-step").first()
-    if last is None:
-        JobMetric.objects.create(job_id=job.pk, step=0, values=values)
-    else:
-        last.values = {**last.values, **values}
-        last.save(update_fields=["values"])
-    line = (
-        f"generate: {len(distinct)} prompts, {values['generate/distinct_per_prompt']:.2f} "
-        f"distinct responses per prompt (k={k}); "
-    )
-    if too_few:
-        shown = ", ".join(str(pk) for pk in too_few[:200])
-        more = f" and {len(too_few) - 200} more" if len(too_few) > 200 else ""
-        line += (
-            f"{len(too_few)} with fewer than k_min={project.k_min} distinct, no ranking task: "
-            f"prompt ids {shown}{more}"
-        )
-        log.warning("job %s: %s", job.pk, line)
-    else:
-        line += f"every prompt has at least k_min={project.k_min} distinct"
-    stored = TrainingJob.objects.filter(pk=job.pk).values_list("log_tail", flat=True).first()
-    tail = LogTail(stored or "")
-    tail.add(line)
-    TrainingJob.objects.filter(pk=job.pk).update(log_tail=tail.text())
-
-
-OUTPUTS = {
-    "sft": register_checkpoint,
-    "rm": register_checkpoint,
-    "ppo": register_checkpoint,
-    "generate": register_generated,
-    # an evaluation registers nothing: its numbers are the job's metrics (the last step's row)
-    "evaluate": lambda job, config, result: None,
-}
-
-
-def _final_metrics(result: dict) -> dict:
-    metrics = result.get("metrics", result)
-    return {k: v for k, v in metrics.items() if is_number(v)}

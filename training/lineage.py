@@ -4,7 +4,8 @@ jobs trained on, every checkpoint a job started from or produced, and the evalua
 Nodes are dicts {"id", "kind", "label", "name", "created_at", "metrics", "checkpoint_id", "x",
 "y"}; edges are dicts {"source", "target", "label"}. ``layout`` places the nodes in columns by
 kind (snapshot, base, sft, rm, policy, evaluation; empty columns left out) and rows by creation
-order, the oldest on top."""
+order, the oldest on top. A DPO job's policy is a policy node like PPO's: its base and its
+rankings snapshot point to it, and no reward model does (DPO trains without one)."""
 
 from .models import Checkpoint, DatasetSnapshot, TrainingJob
 
@@ -15,12 +16,17 @@ KEY_METRICS = {
     "rm": ("eval/accuracy", "eval/accuracy_longer_wins"),
     "policy": ("ppo/score_gain", "objective/kl"),
 }
+# a DPO policy has no PPO numbers: its held-out preference accuracy and margin instead
+DPO_METRICS = ("eval/accuracy", "eval/margin")
 WIN_RATE = "eval/win_rate"
 
 
 def key_metrics(kind: str, metrics: dict | None) -> dict:
     metrics = metrics or {}
-    return {key: metrics[key] for key in KEY_METRICS.get(kind, ()) if key in metrics}
+    shown = {key: metrics[key] for key in KEY_METRICS.get(kind, ()) if key in metrics}
+    if kind == "policy" and not shown:
+        shown = {key: metrics[key] for key in DPO_METRICS if key in metrics}
+    return shown
 
 
 def reward_checkpoint(job, checkpoints=None):

@@ -29,6 +29,9 @@ PRESETS: dict[str, dict[str, dict]] = {
             "response_length": 32,
         },
         "evaluate": {"max_new_tokens": 64},
+        # a prompt and one response: what the quick samples (64 new tokens) need
+        "dpo": {"max_length": 256},
+        "best_of_n": {"n": 4, "max_new_tokens": 64},
     },
     FULL: {},
 }

@@ -28,11 +28,13 @@ KIND_LABELS = {
     "rm": "RM: reward model on rankings",
     "ppo": "PPO: optimise a policy against a reward model",
     "generate": "generate: sample responses for ranking tasks",
+    "dpo": "DPO: optimise a policy on the rankings directly (no reward model)",
     "evaluate": "evaluate: a policy against its baseline",
+    "best_of_n": "best-of-n: keep a reward model's best of n samples as demonstrations",
     PIPELINE: "pipeline: the whole loop (SFT → generate → rank → RM → PPO → evaluate)",
 }
 # the kinds whose form offers a reward model (generate: only its rm_* selections use one)
-REWARD_KINDS = ("ppo", "evaluate", "generate")
+REWARD_KINDS = ("ppo", "evaluate", "generate", "best_of_n")
 # filled by the platform from the checkpoints and the job folder, so not offered in the box
 PLATFORM_KEYS = {
     "model", "policy", "output_dir", "reward_model", "parent_model", "second_reward_model",

@@ -36,6 +36,7 @@ from django.db import connection, transaction
 
 from labeling.models import (
     Demonstration,
+    Membership,
     Project,
     Prompt,
     Ranking,
@@ -132,10 +133,16 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _filters(project_id, *, split, include_gold, include_evaluation):
+def _filters(project_id, *, split, include_gold, include_evaluation, include_ai):
     where, params = ["t.project_id = %s", "r.is_current"], [project_id]
     if not include_gold:
         where.append("NOT t.is_gold")
+    if not include_ai:
+        # one lookup per ranking on the membership's (project, user) unique index
+        where.append(
+            f"NOT EXISTS (SELECT 1 FROM {_table(Membership)} m WHERE m.project_id = t.project_id"
+            " AND m.user_id = r.labeler_id AND m.is_ai)"
+        )
     if not include_evaluation:
         # rankings that evaluated policies are not training data (options.py)
         where.append("t.source <> %s")
@@ -241,6 +248,7 @@ def ranking_groups(
     split=None,
     include_gold=False,
     include_evaluation=False,
+    include_ai=False,
     by_task=False,
     conversational,
 ) -> Iterator[RankingGroup]:
@@ -249,6 +257,7 @@ def ranking_groups(
         split=split,
         include_gold=include_gold,
         include_evaluation=include_evaluation,
+        include_ai=include_ai,
         by_task=by_task,
     )
     if connection.vendor == "postgresql" and USE_ARRAY_QUERY:
@@ -292,6 +301,7 @@ def _task_groups(project, options: RankingExportOptions) -> Iterator[RankingGrou
         split=options.split,
         include_gold=options.include_gold,
         include_evaluation=options.include_evaluation,
+        include_ai=options.include_ai,
         by_task=consensus or min_agreement is not None,
         conversational=options.conversational,
     )

@@ -70,6 +70,9 @@ class RankingExportOptions(ExportOptions):
     include_evaluation: bool = option(
         False, "include rankings of evaluation tasks (human evaluation of policies)"
     )
+    # AI labelers' rankings (docs/ai-labelers.md) are a model's opinion, not people's: RLAIF
+    # asks for them explicitly, and training data stays human unless it does.
+    include_ai: bool = option(False, "include rankings by AI labelers (RLAIF)")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from labeling.errors import ServiceError
 from labeling.models import (
     LIKERT_MAX,
     Assignment,
+    Membership,
     Project,
     Prompt,
     Ranking,
@@ -55,6 +56,7 @@ class Dataset:
     task_ids: np.ndarray  # (n_tasks,) database id of each task index
     labeler_ids: list  # database id of each labeler index
     usernames: list
+    is_ai: list  # per labeler: an AI labeler's account (Membership.is_ai)
     seconds: np.ndarray  # (n,)
     submitted_day: np.ndarray  # (n,) datetime64[D]
     categories: np.ndarray  # (n,) prompt category per ranking
@@ -134,6 +136,11 @@ def load(project, *, since=None, until=None, category=None, split=None) -> Datas
     labeler_ids = sorted({r[2] for r in rows} | set(skips))
     position = {pk: i for i, pk in enumerate(labeler_ids)}
     names = dict(get_user_model().objects.filter(pk__in=labeler_ids).values_list("pk", "username"))
+    ai_ids = set(
+        Membership.objects.filter(project=project, is_ai=True, user_id__in=labeler_ids).values_list(
+            "user_id", flat=True
+        )
+    )
 
     items = _fetch(
         RankingItem.objects.filter(ranking__in=rankings.values("id"))
@@ -165,6 +172,7 @@ def load(project, *, since=None, until=None, category=None, split=None) -> Datas
         task_ids=task_ids,
         labeler_ids=labeler_ids,
         usernames=[names.get(pk, str(pk)) for pk in labeler_ids],
+        is_ai=[pk in ai_ids for pk in labeler_ids],
         seconds=np.fromiter((r[3] for r in rows), dtype=float, count=n),
         # A date (PostgreSQL) or its ISO text (SQLite).
         submitted_day=np.array([str(r[4])[:10] for r in rows], dtype="datetime64[D]"),
@@ -291,6 +299,7 @@ def _labelers(data: Dataset, pc) -> list[dict]:
         rows.append(
             {
                 "username": name,
+                "is_ai": data.is_ai[i],
                 "agreement": _num(agreement[i]),
                 "gold_agreement": _num(gold[i]),
                 "n_rankings": int(n_rankings[i]),

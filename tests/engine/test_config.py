@@ -124,7 +124,9 @@ import json, sys
 from training.engine.config import config_from_dict
 from training.engine.registry import CONFIGS, config_class
 for kind in CONFIGS:
-    config = config_from_dict(config_class(kind), {"seed": "3", "save_every": "5"})
+    # best-of-n cannot be built without the reward model that picks its samples
+    needed = {"reward_model": "rm"} if kind == "best_of_n" else {}
+    config = config_from_dict(config_class(kind), {"seed": "3", "save_every": "5"} | needed)
     assert (config.seed, config.save_every, config.save_every_minutes) == (3, 5, 10.0), kind
 print(json.dumps([m for m in ("torch", "transformers", "accelerate") if m in sys.modules]))
 """
@@ -149,8 +151,10 @@ def test_registry_entry_points_and_re_exports():
     assert reward.RewardConfig is registry.config_class("rm") is RewardConfig
     assert ppo.PPOConfig is registry.config_class("ppo") is PPOConfig
     assert generate.GenerateConfig is registry.config_class("generate") is GenerateConfig
-    with pytest.raises(ValueError, match="'dpo'"):
-        registry.config_class("dpo")
+    assert registry.config_class("dpo").__name__ == "DPOConfig"
+    assert registry.config_class("best_of_n").__name__ == "BestOfNConfig"
+    with pytest.raises(ValueError, match="'bogus'"):
+        registry.config_class("bogus")
 
 
 def test_lora_defaults_are_one_list():

@@ -16,6 +16,8 @@ CONFIGS = {
     "ppo": "training.engine.ppo_config:PPOConfig",
     "generate": "training.engine.generate_config:GenerateConfig",
     "evaluate": "training.engine.evaluate_config:EvaluateConfig",
+    "dpo": "training.engine.dpo_config:DPOConfig",
+    "best_of_n": "training.engine.best_of_n_config:BestOfNConfig",
 }
 ENTRIES = {
     "sft": "training.engine.sft:train_sft",
@@ -23,6 +25,8 @@ ENTRIES = {
     "ppo": "training.engine.ppo:train_ppo",
     "generate": "training.engine.generate:generate_responses",
     "evaluate": "training.engine.evaluate:evaluate_policy",
+    "dpo": "training.engine.dpo:train_dpo",
+    "best_of_n": "training.engine.best_of_n:best_of_n",
 }
 
 

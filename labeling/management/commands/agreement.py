@@ -56,8 +56,9 @@ class Command(BaseCommand):
             f"Krippendorff alpha (Likert, interval): {fmt(doc['likert_alpha_interval'])}"
         )
         for row in doc["labelers"]:
+            name = f"{row['username']} (AI)" if row.get("is_ai") else row["username"]
             self.stdout.write(
-                f"  {row['username']:<20} agreement {fmt(row['agreement'])}  "
+                f"  {name:<20} agreement {fmt(row['agreement'])}  "
                 f"gold {fmt(row['gold_agreement'])}  rankings {row['n_rankings']}  "
                 f"median s {fmt(row['median_seconds'], 0)}  skip {fmt(row['skip_rate'])}"
             )

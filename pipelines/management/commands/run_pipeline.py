@@ -26,7 +26,13 @@ class Command(BaseCommand):
             "--labelers",
             default="simulated",
             help="who ranks the generated samples: human (wait for people), simulated "
-            f"(the project's simulated labelers; each {PREFERENCE_RULE}), ai:NAME (later)",
+            f"(the project's simulated labelers; each {PREFERENCE_RULE}), ai:NAME (the AI "
+            "labeler ai-NAME ranks with the judge --ai-judge; see docs/ai-labelers.md)",
+        )
+        parser.add_argument(
+            "--ai-judge",
+            help="with --labelers ai:NAME: rm:ID (a reward model) or checkpoint:ID (an LM "
+            'prompted with the project\'s principles); "ai_judge" in --config likewise',
         )
         parser.add_argument(
             "--rounds", type=int, default=1, help="generate → rank → RM → PPO → evaluate rounds"
@@ -45,6 +51,12 @@ class Command(BaseCommand):
             help="job sizes: quick (a laptop CPU: short samples, 8 small PPO steps; minutes with "
             "the demo model) or full (the engine's defaults, for a GPU); default: quick without "
             "a GPU, full with one. --config values win over the preset's",
+        )
+        parser.add_argument(
+            "--algorithm",
+            choices=service.ALGORITHMS,
+            help="what trains each round's policy: ppo (default), or dpo (rounds of generate → "
+            "rank → RM → DPO → evaluate; the RM only judges the evaluation)",
         )
         parser.add_argument(
             "--human-evaluation",
@@ -123,6 +135,10 @@ class Command(BaseCommand):
                 raise CommandError(f"--config: {exc}") from exc
         if options["human_evaluation"]:
             config.setdefault("human_evaluation", {})
+        if options["algorithm"]:
+            config["algorithm"] = options["algorithm"]
+        if options["ai_judge"]:
+            config["ai_judge"] = options["ai_judge"]
         return service.start_pipeline(
             project,
             labelers=options["labelers"],
@@ -156,6 +172,7 @@ def _numbers(stage: dict) -> str:
         "rank": ["rankings"],
         "rm": ["eval/accuracy"],
         "ppo": ["ppo/score_gain", "objective/kl"],
+        "dpo": ["eval/accuracy", "eval/margin"],
         "evaluate": ["eval/reward_gain", "eval/win_rate"],
     }[stage["kind"]]
     parts = [f"checkpoint {stage['checkpoint']}"] if stage["checkpoint"] else []

@@ -12,13 +12,15 @@ from training.models import PretrainingCorpus
 
 class Command(BaseCommand):
     help = (
-        "Start an SFT, reward-model, PPO or evaluate job (queued for a worker unless "
-        "--run-here). evaluate: --base is the policy, --reward the RM that judges it against "
-        "its parent checkpoint (or --baseline); --set split=validation chooses the prompts."
+        "Start an SFT, reward-model, PPO, DPO or evaluate job (queued for a worker unless "
+        "--run-here). dpo: trains --base (default: the base model) on the project's rankings, "
+        "no reward model. evaluate: --base is the policy, --reward the RM that judges it "
+        "against its parent checkpoint (or --baseline); --set split=validation chooses the "
+        "prompts."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("kind", choices=["sft", "rm", "ppo", "evaluate"])
+        parser.add_argument("kind", choices=["sft", "rm", "ppo", "dpo", "evaluate"])
         add_job_arguments(parser)
         parser.add_argument(
             "--reward", type=int, help="reward-model checkpoint id (PPO; evaluate: the judge)"

@@ -215,6 +215,8 @@ else:
             "LOCATION": str(VAR_DIR / "cache"),
         }
     }
+# this process's memory: the per-user API throttle (api/throttles.py says why)
+CACHES["local"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

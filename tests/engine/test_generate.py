@@ -241,3 +241,14 @@ def test_identical_samples_are_counted(tiny_model_path):
     rows = generate_responses(config, ["Hi", "Bye"], callback=recorder)
     assert len(rows) == 6 and len(set(responses(rows[:3]))) == 1
     assert recorder.metrics[-1]["generate/distinct_per_prompt"] == 1.0
+
+
+def test_decoded_samples_drop_nul_characters(tiny_model_path):
+    """A random model can sample the byte token that decodes to NUL; the text keeps the rest."""
+    from training.engine.base_model import load_tokenizer
+    from training.engine.generate import decode_texts
+
+    tokenizer = load_tokenizer(tiny_model_path)
+    ids = tokenizer(" hi\x00there ", add_special_tokens=False).input_ids
+    assert "\x00" in tokenizer.decode(ids)  # the tokenizer does produce it
+    assert decode_texts(tokenizer, [ids]) == ["hithere"]

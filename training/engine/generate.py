@@ -48,6 +48,14 @@ from training.engine.generate_config import (
 Callback = Any  # callback(step: int, total_steps: int, metrics: dict[str, float]); see progress.py
 
 
+def decode_texts(tokenizer, token_rows) -> list[str]:
+    """The texts of generated token rows, special tokens and surrounding space dropped. A
+    byte-level vocabulary can decode to NUL, which no text field (nor PostgreSQL) stores:
+    dropped too, so one odd sample never fails the job that registers it."""
+    texts = tokenizer.batch_decode(token_rows, skip_special_tokens=True)
+    return [text.replace("\x00", "").strip() for text in texts]
+
+
 def sample_responses(
     model,
     tokenizer,
@@ -100,9 +108,7 @@ def sample_responses(
                     eos_token_id=stop_ids or None,
                 )
             new_tokens = generated[:, enc.input_ids.shape[1] :]
-            decoded = [
-                t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-            ]
+            decoded = decode_texts(tokenizer, new_tokens)
             if not sampling:  # greedy decoding has one answer; transformers refuses to repeat it
                 decoded = [text for text in decoded for _ in range(k)]
             for i in range(len(texts)):

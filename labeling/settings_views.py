@@ -52,6 +52,14 @@ class FlagsField(forms.CharField):
         return [flag.strip() for flag in FLAG_SEPARATORS.split(text) if flag.strip()]
 
 
+class MarkdownField(forms.CharField):
+    """Text as typed, with the browser's CRLF line ends stored as LF: a textarea sent back
+    unchanged is then unchanged, not a change the page reports."""
+
+    def to_python(self, value):
+        return super().to_python(value).replace("\r\n", "\n")
+
+
 class SplitFractionsWidget(forms.MultiWidget):
     def __init__(self):
         super().__init__([forms.NumberInput(attrs={"step": "any"}) for _ in SPLITS])
@@ -94,13 +102,13 @@ class ProjectSettingsForm(forms.Form):
     lease_minutes = _count(help_text="A task returns to the queue when its lease lapses.")
     likert_max = _count(label="Likert max", help_text="Ratings run from 1 to this value.")
     min_seconds_per_task = _count(help_text="Throttle: a labeler's least time per task (0: off).")
-    guidelines = forms.CharField(
+    guidelines = MarkdownField(
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 10}),
         help_text="Markdown shown to labelers.",
     )
-    principles = forms.CharField(
+    principles = MarkdownField(
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 6}),

@@ -341,3 +341,22 @@ def test_the_demo_has_a_finished_training_run(client, settings, tmp_path, capsys
     assert _counts() == before
     users = get_user_model().objects
     assert all(users.get(username=u).check_password(p) for u, p in passwords.items())
+
+
+def test_the_demo_run_is_not_mistaken_for_a_pipelines_jobs(project):
+    """A pipeline started on the tiny model from the web has an SFT job of the same kind and
+    base; seeding again must find the demo's own run, not that one."""
+    from pipelines.models import Pipeline, PipelineStage
+    from training.demo_run import _succeeded
+
+    tiny = Checkpoint.objects.create(name="tiny (demo)", kind="base", path="/nowhere")
+    demo = TrainingJob.objects.create(
+        project=project, kind="sft", base_checkpoint=tiny, status="succeeded"
+    )
+    later = TrainingJob.objects.create(
+        project=project, kind="sft", base_checkpoint=tiny, status="succeeded"
+    )
+    pipeline = Pipeline.objects.create(project=project, labelers="simulated")
+    PipelineStage.objects.create(pipeline=pipeline, round=0, kind="sft", job=later)
+    assert _succeeded(project, "sft", tiny) == demo
+    assert _succeeded(project, "rm", tiny) is None

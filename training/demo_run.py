@@ -55,11 +55,18 @@ def tiny_checkpoint() -> Checkpoint:
 
 
 def _succeeded(project, kind: str, base: Checkpoint) -> TrainingJob | None:
+    """The demo's own earlier job: the first that succeeded from ``base``, outside any
+    pipeline (a pipeline started on the tiny model from the web has jobs of the same kind
+    and base, which are not the demo's)."""
     return (
         TrainingJob.objects.filter(
-            project=project, kind=kind, base_checkpoint=base, status=TrainingJob.Status.SUCCEEDED
+            project=project,
+            kind=kind,
+            base_checkpoint=base,
+            status=TrainingJob.Status.SUCCEEDED,
+            pipeline_stages__isnull=True,
         )
-        .order_by("-pk")
+        .order_by("pk")
         .first()
     )
 

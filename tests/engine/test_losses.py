@@ -15,6 +15,7 @@ from training.engine.losses import (
     kl_estimators,
     kway_bradley_terry_loss,
     kway_bradley_terry_loss_batched,
+    logprobs_and_entropy,
     masked_cross_entropy,
     masked_mean,
     ordered_pairs,
@@ -284,3 +285,12 @@ def test_adaptive_kl_controller():
     f = FixedKLController(0.02)
     f.update(100.0, 10)
     assert f.value == 0.02
+
+
+def test_logprobs_and_entropy_equal_the_two_passes():
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 11)
+    tokens = torch.randint(0, 11, (3, 5))
+    chosen, entropy = logprobs_and_entropy(logits, tokens)
+    assert torch.allclose(chosen, token_logprobs(logits, tokens))
+    assert torch.allclose(entropy, entropy_from_logits(logits))

@@ -80,6 +80,16 @@ def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     return torch.gather(logp, -1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
+def logprobs_and_entropy(
+    logits: torch.Tensor, tokens: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``token_logprobs`` and ``entropy_from_logits`` from ONE log-softmax over the vocabulary
+    (the rollout needs both; each alone costs a vocabulary-sized pass)."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    chosen = torch.gather(logp, -1, tokens.unsqueeze(-1)).squeeze(-1)
+    return chosen, -(logp.exp() * logp).sum(-1)
+
+
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """Entropy of the categorical distribution at each position, in nats."""
     logits = logits.float()

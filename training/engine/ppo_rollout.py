@@ -14,8 +14,8 @@ import torch
 
 from training.engine.data import stop_token_ids, turn_suffix
 from training.engine.losses import (
-    entropy_from_logits,
     gae,
+    logprobs_and_entropy,
     masked_mean,
     per_token_rewards,
     token_logprobs,
@@ -174,8 +174,8 @@ def rollout(config, prompts: list[list[int]], policy, ref, value_model, reward_m
 
     # log-probs, values, scores, per-token rewards
     logits = policy_forward(policy, ids, mask, P, config.temperature)
-    old_logprobs = token_logprobs(logits, responses)
-    entropy = masked_mean(entropy_from_logits(logits), resp_mask, dim=1)
+    old_logprobs, token_entropy = logprobs_and_entropy(logits, responses)
+    entropy = masked_mean(token_entropy, resp_mask, dim=1)
     del logits
     ref_logprobs = token_logprobs(policy_forward(ref, ids, mask, P, config.temperature), responses)
     old_values = value_forward(value_model, ids, mask, P)

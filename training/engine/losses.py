@@ -75,9 +75,13 @@ def masked_cross_entropy(
 
 
 def token_logprobs(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """log p(token) under `logits` ([..., V]) for each token ([...]); computed in float32."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    return torch.gather(logp, -1, tokens.unsqueeze(-1)).squeeze(-1)
+    """log p(token) under `logits` ([..., V]) for each token ([...]); computed in float32.
+
+    As logit − logsumexp: the same number as gathering from a log-softmax, without writing a
+    vocabulary-sized tensor of log-probs first."""
+    logits = logits.float()
+    chosen = torch.gather(logits, -1, tokens.unsqueeze(-1)).squeeze(-1)
+    return chosen - torch.logsumexp(logits, dim=-1)
 
 
 def logprobs_and_entropy(

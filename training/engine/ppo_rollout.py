@@ -63,8 +63,11 @@ def policy_forward(model, ids, mask, n_prompt: int, temperature: float):
         attention_mask=mask,
         position_ids=positions(mask),
         logits_to_keep=n_response + 1,
-    ).logits
-    return logits[:, :-1].float() / temperature
+    ).logits[:, :-1]
+    # no copy when there is nothing to change: the vocabulary-sized logits are the big tensor
+    if logits.dtype != torch.float32:
+        logits = logits.float()
+    return logits if temperature == 1.0 else logits / temperature
 
 
 def value_forward(value_model, ids, mask, n_prompt: int) -> torch.Tensor:

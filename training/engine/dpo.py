@@ -48,7 +48,13 @@ from training.engine.devices import accelerator_for, fused_ok
 from training.engine.dpo_config import DPOConfig
 from training.engine.losses import kway_dpo_loss, token_logprobs
 from training.engine.reward import batch_order, has_pairs, lr_at, resume
-from training.engine.reward_packing import RewardBatch, build_batch, encode_ranking
+from training.engine.reward_packing import (
+    RewardBatch,
+    build_batch,
+    encode_ranking,
+    hidden_states,
+    per_ranking,
+)
 
 Callback = Callable[[int, int, dict[str, float]], None]
 
@@ -109,15 +115,7 @@ def sequence_logprobs(model, batch: RewardBatch, targets: ResponseTokens) -> tor
     that predict a response token."""
     inner = model.get_base_model() if hasattr(model, "get_base_model") else model
     backbone, head = inner.get_decoder(), inner.get_output_embeddings()
-    mask = batch.attention_mask
-    if mask.dim() == 4:
-        mask = mask.to(next(backbone.parameters()).dtype)
-    hidden = backbone(
-        input_ids=batch.input_ids,
-        attention_mask=mask,
-        position_ids=batch.position_ids,
-        use_cache=False,
-    ).last_hidden_state
+    hidden = hidden_states(backbone, batch)
     logps = token_logprobs(head(hidden[targets.row, targets.col]), targets.token)
     out = torch.zeros(batch.ranks.numel(), dtype=logps.dtype, device=logps.device)
     return out.index_add(0, targets.slot, logps).view_as(batch.ranks)
@@ -130,21 +128,14 @@ def batch_logprobs(model, rankings, layout: str, pad_id: int, device) -> tuple:
     return sequence_logprobs(model, batch, targets), batch
 
 
-@torch.no_grad()
 def logprobs_of(model, rankings, layout: str, batch_size: int, pad_id: int, poll=None):
     """Summed log-probs of every response of `rankings`, as a list of lists."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    for i in range(0, len(rankings), batch_size):
-        if poll is not None:
-            poll()
-        chunk = rankings[i : i + batch_size]
-        logps, _ = batch_logprobs(model, chunk, layout, pad_id, device)
-        out += [logps[b, : len(r.response_ids)].tolist() for b, r in enumerate(chunk)]
-    model.train(was_training)
-    return out
+
+    def logprobs(chunk):
+        return batch_logprobs(model, chunk, layout, pad_id, device)[0]
+
+    return per_ranking(model, rankings, batch_size, logprobs, poll)
 
 
 def padded(values: list[list[float]], batch: RewardBatch) -> torch.Tensor:

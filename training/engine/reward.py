@@ -56,6 +56,7 @@ from training.engine.reward_packing import (
     build_batch,
     encode_ranking,
     forward_rewards,
+    per_ranking,
 )
 
 Callback = Callable[[int, int, dict[str, float]], None]
@@ -90,7 +91,6 @@ def reward_bias(model) -> float:
     return float(getattr(inner.config, "reward_bias", 0.0) or 0.0)
 
 
-@torch.no_grad()
 def rewards_of(
     model,
     encoded: list[EncodedRanking],
@@ -102,18 +102,11 @@ def rewards_of(
     """Raw rewards (no bias) of every ranking's responses, as a list of lists; `poll()` runs
     before each batch so the caller can cancel."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = []
-    for i in range(0, len(encoded), batch_size):
-        if poll is not None:
-            poll()
-        chunk = encoded[i : i + batch_size]
-        batch = build_batch(chunk, layout, pad_id).to(device)
-        rewards = forward_rewards(model, batch).cpu()
-        out += [rewards[b, : len(r.response_ids)].tolist() for b, r in enumerate(chunk)]
-    model.train(was_training)
-    return out
+
+    def rewards(chunk):
+        return forward_rewards(model, build_batch(chunk, layout, pad_id).to(device))
+
+    return per_ranking(model, encoded, batch_size, rewards, poll)
 
 
 def accuracy_counts(

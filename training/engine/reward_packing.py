@@ -192,21 +192,45 @@ def reward_parts(model):
     return inner.base_model, inner.score
 
 
+def hidden_states(backbone, batch: RewardBatch) -> torch.Tensor:
+    """The backbone's last hidden states of the batch's rows, [rows, L, hidden] (a 4-D mask
+    is passed in the weights' dtype, as the attention kernels want it)."""
+    mask = batch.attention_mask
+    if mask.dim() == 4:
+        mask = mask.to(next(backbone.parameters()).dtype)
+    return backbone(
+        input_ids=batch.input_ids,
+        attention_mask=mask,
+        position_ids=batch.position_ids,
+        use_cache=False,
+    ).last_hidden_state
+
+
+@torch.no_grad()
+def per_ranking(model, rankings, batch_size: int, values_of, poll=None) -> list[list[float]]:
+    """``values_of(chunk)`` ([B, K_max]) of every chunk of ``rankings``, the model in eval
+    mode, as each ranking's list of K values; ``poll()`` runs before each chunk so the caller
+    can cancel."""
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(rankings), batch_size):
+        if poll is not None:
+            poll()
+        chunk = rankings[i : i + batch_size]
+        values = values_of(chunk).cpu()
+        out += [values[b, : len(r.response_ids)].tolist() for b, r in enumerate(chunk)]
+    model.train(was_training)
+    return out
+
+
 def forward_rewards(model, batch: RewardBatch) -> torch.Tensor:
     """Rewards [B, K_max] (0 on padding slots): the head at each response's last token.
 
     The head is applied to the gathered last-token states only, not to every position.
     """
     backbone, head = reward_parts(model)
-    mask = batch.attention_mask
-    if mask.dim() == 4:
-        mask = mask.to(next(backbone.parameters()).dtype)
-    hidden = backbone(
-        input_ids=batch.input_ids,
-        attention_mask=mask,
-        position_ids=batch.position_ids,
-        use_cache=False,
-    ).last_hidden_state
+    hidden = hidden_states(backbone, batch)
     last = hidden[batch.read_row, batch.read_col]
     values = head(last).squeeze(-1).float()
     rewards = torch.zeros(batch.ranks.numel(), dtype=values.dtype, device=values.device)

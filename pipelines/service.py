@@ -44,15 +44,16 @@ polling it; ``run_pipeline`` drives its own pipeline beside it (promptly, every 
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from labeling.errors import ServiceError
-from labeling.models import Prompt, Ranking, RankingTask
+from labeling.models import Prompt
 from training import jobs, lifecycle, presets
 from training.models import Checkpoint, TrainingJob
 
+from . import rank_stage
 from .models import Pipeline, PipelineStage
+from .rank_stage import generated_tasks, rank_progress  # noqa: F401  (part of this API)
 
 log = logging.getLogger(__name__)
 Kind = PipelineStage.Kind
@@ -73,8 +74,6 @@ CONFIG_KEYS = (
 # evaluate stage (evaluations.campaigns.create_campaign's settings)
 HUMAN_EVALUATION_KEYS = ("split", "max_prompts", "format", "overlap", "max_new_tokens")
 MAX_ROUNDS = 20
-# How many simulated labelers rank generated tasks (a task takes at most its overlap of them).
-SIMULATED_LABELERS = 3
 
 
 class PipelineError(ServiceError):
@@ -518,84 +517,17 @@ def _open_human_evaluation(pipeline: Pipeline, stage: PipelineStage, job: Traini
     return f"human evaluation opened: campaign {name}"
 
 
-# --- the rank stage ------------------------------------------------------------------------
-
-
-def generated_tasks(pipeline: Pipeline, round_: int):
-    """The ranking tasks the round's generate job made: tasks of its prompts created since
-    the job first started (a job registers its tasks when it succeeds)."""
-    stage = _stage(pipeline, round_, Kind.GENERATE)
-    job = stage.job
-    return RankingTask.objects.filter(
-        project=pipeline.project,
-        source=RankingTask.Source.LABELING,
-        prompt_id__in=job.config.get("prompt_ids") or [],
-        created_at__gte=job.started_at,
-    ).order_by("id")
-
-
-def rank_progress(tasks) -> dict:
-    """{"tasks", "rankings", "open_tasks", "missing"} of a set of tasks: current rankings,
-    and how many each task still lacks to reach its overlap."""
-    tasks = list(tasks)
-    counts = dict(
-        Ranking.objects.filter(task__in=tasks, is_current=True)
-        .values_list("task")
-        .annotate(n=Count("id"))
-        .values_list("task", "n")
-    )
-    lacking = [max(task.overlap - counts.get(task.pk, 0), 0) for task in tasks]
-    return {
-        "tasks": len(tasks),
-        "rankings": sum(counts.values()),
-        "open_tasks": sum(1 for n in lacking if n),
-        "missing": sum(lacking),
-    }
+# --- the rank stage (pipelines/rank_stage.py ranks; this records the outcome) -------------
 
 
 def _check_rank(pipeline: Pipeline, stage: PipelineStage) -> PipelineStage:
-    tasks = generated_tasks(pipeline, stage.round)
-    if not tasks.exists():
-        note = "the generate stage made no ranking tasks (too few distinct responses per prompt)"
-        return _finish_stage(stage, PipelineStage.Status.FAILED, note=note)
-    if pipeline.labelers == Pipeline.Labelers.SIMULATED:
-        from labeling.demo.simulation import rank_tasks
-
-        options = {"labelers": SIMULATED_LABELERS, "seed": stage.round}
-        rank_tasks(pipeline.project, tasks, **(options | (pipeline.config.get("simulation") or {})))
-    elif pipeline.labelers == Pipeline.Labelers.AI:
-        refusal = _ai_ranks(pipeline, tasks)
-        if refusal:
-            return _finish_stage(stage, PipelineStage.Status.FAILED, note=refusal)
-    numbers = rank_progress(tasks)
-    metrics = {k: float(v) for k, v in numbers.items()}
-    if numbers["missing"] == 0:
-        return _finish_stage(stage, PipelineStage.Status.SUCCEEDED, metrics=metrics)
-    note = (
-        f"waiting for labelers: {numbers['open_tasks']} of {numbers['tasks']} tasks still "
-        f"need rankings ({numbers['missing']} rankings missing, {numbers['rankings']} in)"
-    )
-    if note != stage.note or metrics != stage.metrics:
-        PipelineStage.objects.filter(pk=stage.pk).update(note=note, metrics=metrics)
-        stage.note, stage.metrics = note, metrics
+    status, fields = rank_stage.rank(pipeline, stage)
+    if status is not None:
+        return _finish_stage(stage, status, **fields)
+    if fields["note"] != stage.note or fields["metrics"] != stage.metrics:
+        PipelineStage.objects.filter(pk=stage.pk).update(**fields)
+        stage.note, stage.metrics = fields["note"], fields["metrics"]
     return stage
-
-
-def _ai_ranks(pipeline: Pipeline, tasks) -> str:
-    """The AI labeler takes what the assignment engine serves it, in this process (the driver
-    is a worker's beat task or run_pipeline, both free to load a model); its judge loads only
-    when a task is there, so a stage waiting for people costs a few queries per look. It fills
-    one slot of each task: with overlap above 1 the other slots are left to people. Returns
-    why it could not rank ("" when it could)."""
-    from training.ai_labelers import ai_label
-
-    if rank_progress(tasks)["missing"] == 0:
-        return ""
-    try:
-        ai_label(pipeline.project, pipeline.config["ai_judge"], pipeline.config["ai_labeler"])
-    except ServiceError as exc:  # say, the judge's checkpoint was deleted since the start
-        return f"AI labeler: {exc.field}: {exc.message}"
-    return ""
 
 
 # --- what each stage records ---------------------------------------------------------------

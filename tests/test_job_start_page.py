@@ -106,16 +106,31 @@ def test_ppo_defaults_by_size(admin_client, project):
     assert quick["ptx_coef"] == full["ptx_coef"] == 0.0  # plain PPO: no corpus needed
 
 
-def test_the_size_is_picked_from_the_models_size(admin_client, project, tiny_path):
+def test_the_machine_picks_the_size_and_the_models_size_lora(
+    admin_client, project, tiny_path, tmp_path
+):
     tiny = Checkpoint.objects.create(name="tiny", kind="base", path=str(tiny_path))
     assert 1_000_000 < parameter_count(tiny_path) < 10_000_000
-    assert picked_size(tiny)[0] == "full"
-    assert _defaults(admin_client, project, kind="ppo", base_checkpoint=tiny.pk)["steps"] == 100
-    response = admin_client.get(_url(project), {"kind": "ppo", "base_checkpoint": tiny.pk})
-    assert "small model" in response.content.decode()
-    # a model whose size is not readable here: the machine decides
+    assert picked_size(tiny)[0] == presets.default_preset()
+    steps = _defaults(admin_client, project, kind="ppo", base_checkpoint=tiny.pk)["steps"]
+    assert steps == (100 if presets.default_preset() == "full" else 8)
+    response = admin_client.get(_url(project), {"kind": "sft", "base_checkpoint": tiny.pk})
+    assert "M parameters on a host with" in response.content.decode()
+    assert response.context["form"].initial["config"].count('"lora": false') == 1
+    # a model whose size is not readable here: the machine decides too
     response = admin_client.get(_url(project), {"kind": "ppo"})
     assert response.context["picked_size"] == presets.default_preset()
+    # a 7B-sized config.json: SFT, RM and DPO default to LoRA adapters, PPO has none
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "config.json").write_text(
+        '{"hidden_size": 4096, "num_hidden_layers": 32, "vocab_size": 32000}'
+    )
+    large = Checkpoint.objects.create(name="big", kind="sft", path=str(big))
+    for kind, lora in (("sft", True), ("rm", True), ("dpo", True), ("ppo", None)):
+        config = _defaults(admin_client, project, kind=kind, base_checkpoint=large.pk)
+        assert config.get("lora") is lora, kind
+    assert "LoRA adapters" in picked_size(large)[1]
 
 
 def test_htmx_refresh_returns_the_fields_alone(admin_client, project):

@@ -43,9 +43,9 @@ PLATFORM_KEYS = {
 # The platform's PPO default is plain PPO (jobs._check_ptx), not the engine's 27.8, which
 # would need a pretraining corpus the form does not offer.
 PLATFORM_DEFAULTS = {"ppo": {"ptx_coef": 0.0}}
-# Below this many parameters even the engine's full defaults are quick on a CPU (the tiny
-# test model has 3 M); from it up, the machine decides (presets.default_preset).
-SMALL_MODEL_PARAMS = 30_000_000
+# From this many parameters the trainers that can (SFT, RM, DPO) default to LoRA adapters:
+# full fine-tuning with Adam keeps ~16 bytes a parameter, beyond one GPU's memory at 7B.
+LORA_FROM_PARAMS = 1_000_000_000
 CHECKPOINT_CHOICES_LIMIT = 200
 
 
@@ -64,11 +64,15 @@ def engine_defaults(kind: str) -> dict:
     return json.loads(json.dumps(defaults, default=list))  # tuples as JSON lists
 
 
-def default_config(kind: str, preset: str) -> dict:
-    """What the config box starts with for ``kind`` and size ``preset``."""
+def default_config(kind: str, preset: str, *, lora: bool = False) -> dict:
+    """What the config box starts with for ``kind`` and size ``preset`` (``lora``: a large
+    model's trainers train adapters)."""
     if kind == PIPELINE:
         return {"preset": preset}  # the pipeline sizes each stage itself (pipelines.service)
-    return engine_defaults(kind) | PLATFORM_DEFAULTS.get(kind, {}) | presets.sized(preset, kind)
+    config = engine_defaults(kind) | PLATFORM_DEFAULTS.get(kind, {})
+    if lora and "lora" in config:
+        config["lora"] = True
+    return config | presets.sized(preset, kind)
 
 
 def parameter_count(folder: Path) -> int | None:
@@ -85,18 +89,31 @@ def parameter_count(folder: Path) -> int | None:
     return vocab * hidden + 12 * layers * hidden * hidden
 
 
+def model_parameters(checkpoint: Checkpoint | None) -> int | None:
+    """``parameter_count`` of the checkpoint's folder (None: the platform's base model)."""
+    path = checkpoint.path if checkpoint else settings.PREFLAB_BASE_MODEL
+    return parameter_count(Path(path)) if path and Path(path).is_dir() else None
+
+
+def wants_lora(checkpoint: Checkpoint | None) -> bool:
+    params = model_parameters(checkpoint)
+    return params is not None and params >= LORA_FROM_PARAMS
+
+
 def picked_size(checkpoint: Checkpoint | None) -> tuple[str, str]:
     """The default size for a job starting from ``checkpoint`` (None: the platform's base
-    model), and why, as the form says it."""
-    path = checkpoint.path if checkpoint else settings.PREFLAB_BASE_MODEL
-    params = parameter_count(Path(path)) if path and Path(path).is_dir() else None
+    model), and why, as the form says it. The machine decides the size: on a CPU even the
+    tiny test model's full PPO (100 steps of 256-token samples) takes most of an hour, and the
+    quick one minutes. The model's size decides LoRA (``wants_lora``)."""
+    params = model_parameters(checkpoint)
     machine = presets.default_preset()
     where = "a GPU" if machine == presets.FULL else "no GPU"
     if params is None:
         return machine, f"the model's size is not readable here; {machine} on a host with {where}"
-    if params < SMALL_MODEL_PARAMS:
-        return presets.FULL, f"a small model (~{params / 1e6:.1f} M parameters): full is cheap"
-    return machine, f"~{params / 1e6:.0f} M parameters on a host with {where}: {machine}"
+    why = f"~{params / 1e6:,.1f} M parameters on a host with {where}: {machine}"
+    if params >= LORA_FROM_PARAMS:
+        why += ", and LoRA adapters for SFT, RM and DPO"
+    return machine, why
 
 
 def checkpoint_choices(kinds, blank: str) -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ from labeling.errors import ServiceError
 
 from . import job_requests, presets
 from .models import Checkpoint
-from .start_form import PIPELINE, JobStartForm, default_config, picked_size
+from .start_form import PIPELINE, JobStartForm, default_config, picked_size, wants_lora
 
 
 @require_http_methods(["GET", "POST"])
@@ -44,7 +44,7 @@ def job_start(request, project):
         "size": size,
         "labelers": "simulated",
         "rounds": "1",
-        "config": json.dumps(default_config(form.kind, preset), indent=2),
+        "config": json.dumps(default_config(form.kind, preset, lora=wants_lora(base)), indent=2),
     }
     return _render(request, project, form)
 

@@ -44,9 +44,9 @@ def test_start_an_sft_job_and_watch_it_finish(
     page.wait_for_selector("#job-start")
     assert page.locator("#id_kind").input_value() == "sft"
 
-    # a new model refills the fields: the tiny model is small, so the size is full
+    # a new model refills the fields, its size said beside the size the machine picks
     page.select_option("#id_base_checkpoint", str(tiny.pk))
-    page.wait_for_selector("#size-note:has-text('small model')")
+    page.wait_for_selector("#size-note:has-text('M parameters')")
     assert page.locator("#id_base_checkpoint").input_value() == str(tiny.pk)
     assert json.loads(page.locator("#id_config").input_value())["epochs"] == 3
     # a new kind too: PPO's config and its reward model

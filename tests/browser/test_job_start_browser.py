@@ -19,6 +19,13 @@ from .conftest import PHONE
 pytestmark = pytest.mark.browser
 
 SMALL_SFT = {"max_steps": 2, "epochs": 1, "batch_size": 2, "max_length": 64}
+# htmx marks a request, a swap and the new content until it has settled; a select's own
+# hx-get is bound by then. A change made before that can go unheard (seen once in CI).
+HTMX_BUSY = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+
+
+def _htmx_idle(page):
+    page.wait_for_function(f"() => !document.querySelector({HTMX_BUSY!r})")
 
 
 def _phone_screenshot(new_page, login, user, url, folder):
@@ -42,20 +49,24 @@ def test_start_an_sft_job_and_watch_it_finish(
     page.goto(reverse("dashboard-jobs", args=[project.slug]))
     page.click("#start-job")
     page.wait_for_selector("#job-start")
+    page.wait_for_load_state()  # htmx binds the selects once the document has loaded
     assert page.locator("#id_kind").input_value() == "sft"
 
     # a new model refills the fields, its size said beside the size the machine picks
     page.select_option("#id_base_checkpoint", str(tiny.pk))
     page.wait_for_selector("#size-note:has-text('M parameters')")
+    _htmx_idle(page)
     assert page.locator("#id_base_checkpoint").input_value() == str(tiny.pk)
     assert json.loads(page.locator("#id_config").input_value())["epochs"] == 3
     # a new kind too: PPO's config and its reward model
     page.select_option("#id_kind", "ppo")
     page.wait_for_selector("#id_reward_checkpoint")
+    _htmx_idle(page)
     assert "rollouts_per_step" in json.loads(page.locator("#id_config").input_value())
     page.select_option("#id_kind", "sft")
     # the swap is done when the reward model is gone; the chosen model was sent along
     page.wait_for_selector("#id_reward_checkpoint", state="detached")
+    _htmx_idle(page)
     assert page.locator("#id_base_checkpoint").input_value() == str(tiny.pk)
     page.fill("#id_config", json.dumps(SMALL_SFT, indent=2))
     shots = os.environ.get("JOBS_SCREENSHOTS")  # pictures for humans, when asked

@@ -341,6 +341,8 @@ def command_env(settings, tmp_path):
     """The environment of a ``manage.py`` process that sees this test's database."""
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
+        if os.environ.get("PREFLAB_REQUIRE_SERVICES") == "1":
+            pytest.fail("make test must run this on PostgreSQL")
         pytest.skip("a second process needs the PostgreSQL test database")
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return dict(os.environ, DATABASE_URL=url, PREFLAB_VAR_DIR=str(tmp_path / "var"))

@@ -8,6 +8,7 @@ so the real middleware, exception handler and services answer them.
 
 # ruff: noqa: F811 -- pytest fixtures from tests/api_world.py are imported, then requested by name
 
+import os
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,8 @@ class PrivateRedis:
 
     def __init__(self):
         if shutil.which("redis-server") is None:
+            if os.environ.get("PREFLAB_REQUIRE_SERVICES") == "1":
+                pytest.fail("make test needs redis-server for a private broker")
             pytest.skip("redis-server is not installed")
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
